@@ -1,0 +1,3 @@
+"""msp-nlp: check adult safeguarding case notes for Making Safeguarding Personal evidence."""
+
+__version__ = "0.1.0"

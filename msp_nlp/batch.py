@@ -1,0 +1,213 @@
+"""The batch checker: records in, per-note and per-case results out (JSONL, CSV, errors file).
+
+Memory stays bounded for any input size: records stream in chunks, per-note results are written as they come, and
+the case level is built from a temporary SQLite table of compact per-note summaries (labels, offsets, scores: no
+note text) grouped by case at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import multiprocessing as mp
+import os
+import sqlite3
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from . import spec as S
+from .flags import NoteFindings, case_result, note_flags
+from .io import ColumnMapping, Record, RowError, read_records
+from .pipeline import Analyzer, Finding, NoteAnalysis
+
+NOTE_CSV_COLUMNS = (["note_id", "case_id", "source", "row", "closing"] + list(S.EVIDENCE_LABELS) +
+                    list(S.TRIGGERS) + list(S.FLAG_CODES))
+CASE_CSV_COLUMNS = (["case_id", "n_notes", "closing"] + list(S.EVIDENCE_LABELS) + list(S.TRIGGERS) +
+                    list(S.FLAG_CODES))
+ERROR_CSV_COLUMNS = ["source", "row", "note_id", "field", "reason"]
+
+
+@dataclass
+class CheckSummary:
+    notes: int = 0
+    errors: int = 0
+    cases: int = 0
+    flags: dict[str, int] = field(default_factory=lambda: {c: 0 for c in S.FLAG_CODES})
+    case_flags: dict[str, int] = field(default_factory=lambda: {c: 0 for c in S.FLAG_CODES})
+    outdir: str = ""
+
+
+# --- worker side ---------------------------------------------------------------------------------------------------
+
+_ANALYZER: Analyzer | None = None
+
+
+def _init_worker() -> None:
+    global _ANALYZER
+    _ANALYZER = Analyzer()
+
+
+def _analyse_chunk(items: list[tuple[str, str | None, str | None]]) -> list[NoteAnalysis]:
+    assert _ANALYZER is not None
+    return list(_ANALYZER.analyse_many(items))
+
+
+def _analyses(chunks: Iterable[list[Record | RowError]], n_process: int
+              ) -> Iterator[tuple[list[Record | RowError], list[NoteAnalysis]]]:
+    """Yield each chunk with the analyses of its records (in order), in one or several processes."""
+    def work(chunk):
+        return [(r.text, r.note_type, r.adult_name) for r in chunk if isinstance(r, Record)]
+
+    if n_process <= 1:
+        _init_worker()
+        for chunk in chunks:
+            yield chunk, _analyse_chunk(work(chunk))
+        return
+    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    with ctx.Pool(n_process, initializer=_init_worker) as pool:
+        # Keep a bounded number of chunks in flight so memory stays bounded.
+        pending: list = []
+        it = iter(chunks)
+        for chunk in it:
+            pending.append((chunk, pool.apply_async(_analyse_chunk, (work(chunk),))))
+            if len(pending) >= n_process * 2:
+                c, res = pending.pop(0)
+                yield c, res.get()
+        for c, res in pending:
+            yield c, res.get()
+
+
+# --- output ----------------------------------------------------------------------------------------------------------
+
+def note_record(rec: Record, analysis: NoteAnalysis) -> dict:
+    return {
+        "note_id": rec.note_id,
+        "case_id": rec.case_id,
+        "source": rec.source,
+        "row": rec.row,
+        "evidence": [f.as_dict() for f in analysis.evidence],
+        "triggers": [f.as_dict() for f in analysis.triggers],
+        "flags": note_flags(analysis),
+        "closing": analysis.closing,
+        "discounted": analysis.discounted,
+        "html_stripped": rec.html_stripped,
+        "warnings": rec.warnings,
+    }
+
+
+def _compact(analysis: NoteAnalysis) -> str:
+    """A text-free summary of a note for the case level (no note text is written to the temp store)."""
+    return json.dumps({
+        "e": [[f.label, f.start, f.end, f.score] for f in analysis.evidence],
+        "t": [[f.label, f.start, f.end, f.score] for f in analysis.triggers],
+        "d": [[d["label"], d["reason"]] for d in analysis.discounted],
+        "c": analysis.closing,
+    })
+
+
+def _from_compact(s: str) -> NoteAnalysis:
+    d = json.loads(s)
+    def mk(x):
+        return Finding(x[0], x[1], x[2], "", x[3], x[1], x[2])
+    return NoteAnalysis([mk(x) for x in d["e"]], [mk(x) for x in d["t"]],
+                        [{"label": a, "reason": b} for a, b in d["d"]], d["c"])
+
+
+def _bits(labels: set[str], flags: set[str]) -> list[int]:
+    return ([int(x in labels) for x in S.EVIDENCE_LABELS] + [int(x in labels) for x in S.TRIGGERS] +
+            [int(x in flags) for x in S.FLAG_CODES])
+
+
+def run_check(inputs: Sequence[str | Path], outdir: str | Path, mapping: ColumnMapping | None = None, *,
+              n_process: int = 1, chunk_size: int = 1000, encoding: str | None = None,
+              progress: bool | None = None) -> CheckSummary:
+    """Check every note of ``inputs`` and write the results to ``outdir``. Raises :class:`InputError` on unusable
+    input (before anything is written where possible)."""
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = CheckSummary(outdir=str(out))
+    total = None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover
+        tqdm = None
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(total=total, unit=" notes", disable=not show, file=sys.stderr) if tqdm else None
+
+    tmp = tempfile.NamedTemporaryFile(prefix="msp-nlp-", suffix=".sqlite", delete=False, dir=None)
+    tmp.close()
+    db = sqlite3.connect(tmp.name)
+    try:
+        db.execute("CREATE TABLE n (ord INTEGER, case_id TEXT, note_id TEXT, date TEXT, summary TEXT)")
+        chunks = read_records(inputs, mapping, chunk_size=chunk_size, encoding=encoding)
+        with open(out / "notes.jsonl", "w", encoding="utf-8") as fj, \
+                open(out / "notes.csv", "w", encoding="utf-8", newline="") as fc, \
+                open(out / "errors.csv", "w", encoding="utf-8", newline="") as fe:
+            wc, we = csv.writer(fc), csv.writer(fe)
+            wc.writerow(NOTE_CSV_COLUMNS)
+            we.writerow(ERROR_CSV_COLUMNS)
+            order = 0
+            for chunk, analyses in _analyses(chunks, n_process):
+                ai = iter(analyses)
+                rows = []
+                for item in chunk:
+                    if isinstance(item, RowError):
+                        we.writerow([item.source, item.row, item.note_id or "", item.field or "", item.reason])
+                        summary.errors += 1
+                        continue
+                    analysis = next(ai)
+                    rec = note_record(item, analysis)
+                    fj.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    fl = {f["code"] for f in rec["flags"]}
+                    for c in fl:
+                        summary.flags[c] += 1
+                    wc.writerow([item.note_id, item.case_id or "", item.source, item.row, int(analysis.closing)] +
+                                _bits(analysis.labels(), fl))
+                    case_id = item.case_id or item.note_id
+                    rows.append((order, case_id, item.note_id, item.date, _compact(analysis)))
+                    order += 1
+                    summary.notes += 1
+                db.executemany("INSERT INTO n VALUES (?,?,?,?,?)", rows)
+                if bar is not None:
+                    bar.update(len(chunk))
+        if bar is not None:
+            bar.close()
+        db.execute("CREATE INDEX n_case ON n (case_id, ord)")
+        _write_cases(db, out, summary)
+    finally:
+        db.close()
+        os.unlink(tmp.name)
+    return summary
+
+
+def _write_cases(db: sqlite3.Connection, out: Path, summary: CheckSummary) -> None:
+    with open(out / "cases.jsonl", "w", encoding="utf-8") as fj, \
+            open(out / "cases.csv", "w", encoding="utf-8", newline="") as fc:
+        wc = csv.writer(fc)
+        wc.writerow(CASE_CSV_COLUMNS)
+        cur = db.execute("SELECT n.case_id, n.ord, n.note_id, n.date, n.summary FROM n JOIN "
+                         "(SELECT case_id, MIN(ord) AS first FROM n GROUP BY case_id) f ON n.case_id = f.case_id "
+                         "ORDER BY f.first, n.ord")
+        current, notes = None, []
+
+        def flush():
+            if current is None:
+                return
+            res = case_result(current, notes)
+            fj.write(json.dumps(res.as_dict(), ensure_ascii=False) + "\n")
+            codes = {f["code"] for f in res.flags}
+            for c in codes:
+                summary.case_flags[c] += 1
+            wc.writerow([res.case_id, len(res.note_ids), int(res.closing)] +
+                        _bits(set(res.evidence) | set(res.triggers), codes))
+            summary.cases += 1
+
+        for case_id, order, note_id, date, s in cur:
+            if case_id != current:
+                flush()
+                current, notes = case_id, []
+            notes.append(NoteFindings(note_id, _from_compact(s), date, order))
+        flush()

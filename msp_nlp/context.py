@@ -1,0 +1,197 @@
+"""A ConText-style context component for MSP evidence.
+
+ConText (Harkema et al., 2009) decides whether a finding is negated, hypothetical or experienced by someone other
+than the patient from *modifier* cues and their scope in the sentence.  We implement the same idea with our own
+rule set because (1) medspaCy's ConText pins spaCy < 3.8 on Python 3.11, (2) its default rules are clinical
+("declined" negates what follows, a relative's name makes the finding "family") and wrong for case notes, where
+"she declined police involvement" *is* consent evidence and "daughter said mum wants to stay home" *is* the adult's
+view, and (3) its spans do not survive ``nlp.pipe(n_process=...)``; our results are plain data.
+
+Modifiers (all within the cue's sentence, stopping at a clause terminator):
+
+* ``negated``      - a negation before the cue ("not seen alone") or after it ("views not obtained");
+* ``hypothetical`` - planned, conditional or recommended ("SW to ask", "if she agrees", "at the next visit"),
+  and cues in a ``Plan:`` / ``Next steps:`` section unless the sentence reports a done action;
+* ``other_person`` - for person-centred labels, the nearest person before the cue is someone other than the adult
+  ("daughter wants mum moved"), including sections headed by someone else's view ("Daughter's views:");
+* ``practitioner`` - the nearest person is the writer ("I felt she was safe");
+* ``empty_heading`` - a heading such as "Views of adult:" whose content is "not obtained", "N/A" or blank.
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import rules as R
+from . import spec as S
+
+# Which labels each modifier can discount.
+PERSON_CENTRED = frozenset({S.ADULT_VIEWS, S.DESIRED_OUTCOME, S.CONSENT})
+#: Pattern names whose cue is itself a future follow-up (the brief counts "agreed to visit again next week").
+FUTURE_OK = frozenset({(S.REFUSAL_EXPLORED, "followup")})
+
+_TERMINATOR = re.compile(
+    r"[,;:()]|\s-\s|\b(?:but|however|although|though|whereas|except|because|as|since|so|which|who|whilst|while|"
+    r"then|and (?:she|he|they|i|we|sw|mrs|mr|ms)|after|before|when|until)\b",
+    re.IGNORECASE)
+
+_NEG_PRE = re.compile(
+    r"\b(?:not|no|nil|never|without|unable to|could not|couldn't|can't|cannot|did not|didn't|has not|hasn't|"
+    r"have not|haven't|was not|wasn't|were not|weren't|no evidence (?:of|that)|no record (?:of|that)|failed to|"
+    r"yet to|lack of|absence of|neither|nor|no one|nobody|too (?:unwell|confused|distressed) to)\b",
+    re.IGNORECASE)
+_NEG_POST = re.compile(
+    r"^\W{0,3}(?:\w+\W+){0,3}?(?:(?:was|were|has|have|had)\s+)?(?:not|n't|never)\s+(?:been\s+)?"
+    r"(?:obtained|recorded|done|completed|sought|asked|explored|discussed|possible|assessed|considered|gathered|"
+    r"established|known|seen|offered|arranged|made|given|clear|ascertained|undertaken|carried out|happened|"
+    r"able|available|present|requested)\b"
+    r"|^\W{0,3}(?:n/a|unknown|none|nil)\b",
+    re.IGNORECASE)
+_HYPO_PRE = re.compile(
+    r"\b(?:if|should (?:she|he|they|mrs|mr|ms|the)|unless|in case|would need|needs? to|need to be|to be|will|shall|"
+    r"'ll|plan(?:s|ned)? to|planning to|intend\w* to|aim(?:s)? to|going to|(?:sw|worker|i|we|team|duty|ooh|"
+    r"dn|gp|staff|nurse|practitioner) to|tbc|may|might|could (?:be )?(?:offer|consider|arrang|refer|explor|ask|discuss)\w*|"
+    r"consider(?:ing)? (?:a |an )?referral|"
+    r"recommend\w*|await\w*|requested|pending|next (?:visit|week|time)|in future|ought to|must|hope to|"
+    r"would be (?:helpful|useful|good|beneficial)|try to|attempt to|offer to|able to offer|"
+    r"can be|would be)\b",
+    re.IGNORECASE)
+_HYPO_POST = re.compile(
+    r"^\W{0,3}(?:\w+\W+){0,6}?(?:next (?:visit|week|time|month)|at (?:the |a )?(?:later|future) date|"
+    r"to be (?:arranged|completed|confirmed|booked|done|sought|made|undertaken|explored|considered|discussed|offered)|"
+    r"to follow|tbc|is planned|are planned|planned for|when (?:able|possible|she is|he is)|in due course|"
+    r"if (?:she|he|they) (?:agrees?|consents?|wishes|wants|is willing)|if needed|if required|if appropriate|"
+    r"once (?:she|he|they)|is required|are required|needed|outstanding)\b",
+    re.IGNORECASE)
+_DONE = re.compile(r"\b(?:done|completed|made|sent|spoke|spoken|discussed|agreed|informed|explained|booked|"
+                   r"referred|reported|attended|visited|saw|seen|obtained|consented|said|told|stated|confirmed)\b",
+                   re.IGNORECASE)
+
+_ADULT_REF = re.compile(
+    r"\b(?:she|he|they|mrs\.? [a-z'-]+|mr\.? [a-z'-]+|ms\.? [a-z'-]+|miss [a-z'-]+|mx\.? [a-z'-]+|pt|patient|"
+    r"the adult|adult at risk|client|service user|resident|mum|mother|dad|father|nan|gran|grandma|grandad|"
+    r"the person)\b", re.IGNORECASE)
+_OTHER_REF = re.compile(
+    r"\b(?:" + R.REL + r"|family|manager|home manager|gp|doctor|dr|consultant|police|officers?|pc|referrer|"
+    r"provider|the home|ward|staff|professionals?|housing officer|landlord|ot|dn|neighbours?)s?\b",
+    re.IGNORECASE)
+_PRACTITIONER_REF = re.compile(r"\b(?:i|we|sw|worker|writer|social worker|duty worker|practitioner|myself|"
+                               r"the team|undersigned)\b", re.IGNORECASE)
+_PRONOUN = re.compile(r"^(?:she|he|they)$", re.IGNORECASE)
+_SPEAKER_VERB = re.compile(r"^\W*(?:\w+\W+){0,2}?(?:said|says|states|stated|told|tells|reports|reported|feels|felt|"
+                           r"wants|wanted|would like|believes|thinks|asked|requested|explained|expressed|is keen|"
+                           r"was keen|wishes|informed)\b", re.IGNORECASE)
+
+
+_QUOTED = re.compile(r"[\"\u201c][^\"\u201d]*[\"\u201d]?")
+_CONDITIONAL_SENTENCE = re.compile(r"^\W*(?:if|should (?:she|he|they|mrs|mr|ms)|unless|in the event|once|where (?:she|he|they) (?:agrees?|consents?|wishes))\b",
+                                   re.IGNORECASE)
+# Speech verbs that are mostly the practitioner's own in fragments ("Explained next steps", "Reported to police"):
+# they need an explicit adult subject to count as the adult's view.
+_NEEDS_SUBJECT = re.compile(r"^(?:explained|confirmed|agreed|reported|reports|informed|advised|discussed|"
+                            r"mentioned|shared|responded|answered|replied|indicated|described)$", re.IGNORECASE)
+_COORD = re.compile(r"\band\b", re.IGNORECASE)
+
+
+def _blank_quotes(s: str) -> str:
+    """Quoted speech is the speaker's words: blank it out when looking for who is speaking."""
+    return _QUOTED.sub(lambda m: " " * len(m.group(0)), s)
+
+
+def _clause_before(sent_text: str, rel_start: int) -> str:
+    """Text from the last clause terminator before ``rel_start`` to ``rel_start``."""
+    head = sent_text[:rel_start]
+    last = 0
+    for m in _TERMINATOR.finditer(head):
+        last = m.end()
+    return head[last:]
+
+
+def _clause_after(sent_text: str, rel_end: int) -> str:
+    tail = sent_text[rel_end:]
+    m = _TERMINATOR.search(tail)
+    return tail[: m.start()] if m else tail
+
+
+def _adult_name_re(adult_name: str | None) -> re.Pattern | None:
+    if not adult_name:
+        return None
+    names = []
+    for part in adult_name.split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        names.append(re.escape(part))
+        for w in part.split():
+            w = w.strip(".,")
+            if len(w) > 2 and w.lower() not in {"mrs", "mr", "ms", "miss", "mx", "dr"}:
+                names.append(re.escape(w))
+    if not names:
+        return None
+    return re.compile(r"\b(?:" + "|".join(sorted(set(names), key=len, reverse=True)) + r")\b", re.IGNORECASE)
+
+
+def experiencer(sent_text: str, rel_start: int, adult_re: re.Pattern | None) -> str:
+    """Whose is the cue at ``rel_start``: 'adult', 'other' or 'practitioner' (nearest person before it)."""
+    head = _blank_quotes(sent_text[:rel_start])
+    refs: list[tuple[int, int, str]] = []
+    for rx, kind in ((_ADULT_REF, "adult"), (_OTHER_REF, "other"), (_PRACTITIONER_REF, "practitioner")):
+        for m in rx.finditer(head):
+            refs.append((m.start(), m.end(), kind))
+    if adult_re is not None:
+        for m in adult_re.finditer(head):
+            refs.append((m.start(), m.end(), "adult"))
+    if not refs:
+        return "adult"
+    # Nearest reference wins; for ties (same end), prefer the adult's name over a generic word inside it.
+    refs.sort(key=lambda r: (r[1], r[2] == "adult"))
+    start, end, kind = refs[-1]
+    # "Daughter feels mum should move and wants ...": a reference followed by its own verb phrase and "and" is
+    # not the subject of the cue; the subject is the one before it.
+    if kind == "adult" and len(refs) > 1 and _COORD.search(head[end:]):
+        prev = [r for r in refs if r[1] <= start]
+        if prev and prev[-1][2] != "adult":
+            start, end, kind = prev[-1]
+    if kind == "practitioner" and head[start:end].lower() == "i" and head[start:end] != "I":
+        kind = "adult"  # lower-case "i" is usually not the writer in these notes
+    if kind == "adult" and _PRONOUN.match(head[start:end]):
+        # "Daughter said she wants mum moved": a pronoun after another person speaking is that person.
+        earlier = [r for r in refs if r[1] <= start]
+        explicit = [r for r in earlier if not _PRONOUN.match(head[r[0]:r[1]])]
+        if explicit:
+            s0, e0, k0 = explicit[-1]
+            if k0 == "other" and _SPEAKER_VERB.match(head[e0:]):
+                return "other"
+    return kind
+
+
+def classify(label: str, pattern_name: str, cue_start: int, cue_end: int, sent_start: int, sent_text: str,
+             heading: str | None, adult_re: re.Pattern | None) -> str | None:
+    """Return the reason a cue is discounted, or None if it counts."""
+    rs, re_ = cue_start - sent_start, cue_end - sent_start
+    before = _clause_before(sent_text, rs)
+    after = _clause_after(sent_text, re_)
+    if _NEG_PRE.search(before) or _NEG_POST.search(after):
+        return "negated"
+    if (label, pattern_name) not in FUTURE_OK:
+        if _HYPO_PRE.search(before) or _HYPO_POST.search(after):
+            return "hypothetical"
+        if heading and R.PLAN_HEADING_RE.match(heading) and not _DONE.search(sent_text):
+            return "hypothetical"
+    if (label, pattern_name) not in FUTURE_OK and _CONDITIONAL_SENTENCE.match(sent_text):
+        return "hypothetical"
+    if label in PERSON_CENTRED:
+        who = experiencer(sent_text, rs, adult_re)
+        if (who == "adult" and label == S.ADULT_VIEWS and pattern_name == "speech"
+                and _NEEDS_SUBJECT.match(sent_text[rs:re_].split()[0] if sent_text[rs:re_].split() else "")
+                and not (_ADULT_REF.search(before) or (adult_re and adult_re.search(before)))):
+            return "practitioner"
+        if who == "adult" and heading and R.OTHER_HEADING_RE.search(heading):
+            # In a section headed by someone else's view, the adult must be named explicitly.
+            if not (_ADULT_REF.search(before) and not _PRONOUN.match(_ADULT_REF.search(before).group(0))):
+                return "other_person"
+        if who == "other":
+            return "other_person"
+        if who == "practitioner":
+            return "practitioner"
+    return None

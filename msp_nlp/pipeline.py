@@ -1,0 +1,287 @@
+"""The spaCy pipeline: sentences -> rule detector -> context, and plain-data results per note.
+
+Components (registered factories, usable in any ``spacy.blank("en")`` pipeline):
+
+* ``msp_sentences`` - case-note sentence/section segmentation (:mod:`msp_nlp.segment`);
+* ``msp_detector`` - rule cues for every evidence label and trigger, into ``doc.spans["msp_cues"]``; a trained
+  model (see :mod:`msp_nlp.model`, later) adds its own cues with ``source="model"`` beside them;
+* ``msp_context`` - ConText-style decisions (:mod:`msp_nlp.context`); cues that count are merged per label and
+  sentence into ``doc.spans["msp_evidence"]`` / ``doc.spans["msp_triggers"]`` (``attrs["scores"]`` parallel to
+  the spans); discounted ones go to ``doc.spans["msp_discounted"]`` with ``attrs["reasons"]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from . import context as C
+from . import rules as R
+from . import segment as _segment  # noqa: F401  (registers msp_sentences)
+from . import spec as S
+
+for _name in ("msp_adult_name", "msp_cues"):
+    if not Doc.has_extension(_name):
+        Doc.set_extension(_name, default=None)
+
+
+@dataclass
+class Cue:
+    label: str
+    start: int  # character offsets of the cue
+    end: int
+    score: float
+    pattern: str
+    source: str = "rule"
+    seg: int = -1  # index into doc._.msp_sections
+    reason: str | None = None  # why discounted (None: counts)
+
+
+@dataclass
+class Finding:
+    label: str
+    start: int
+    end: int
+    text: str
+    score: float
+    cue_start: int
+    cue_end: int
+
+    def as_dict(self) -> dict:
+        return {"label": self.label, "start": self.start, "end": self.end, "text": self.text,
+                "score": round(self.score, 3), "cue": [self.cue_start, self.cue_end]}
+
+
+@dataclass
+class NoteAnalysis:
+    """Plain-data result of one note (picklable: what worker processes return)."""
+
+    evidence: list[Finding] = field(default_factory=list)
+    triggers: list[Finding] = field(default_factory=list)
+    discounted: list[dict] = field(default_factory=list)
+    closing: bool = False
+
+    def labels(self) -> set[str]:
+        return {f.label for f in self.evidence} | {f.label for f in self.triggers}
+
+
+def _seg_index(segs, pos: int) -> int:
+    lo, hi = 0, len(segs) - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if segs[mid].end <= pos:
+            lo = mid + 1
+        elif segs[mid].start > pos:
+            hi = mid - 1
+        else:
+            return mid
+    return -1
+
+
+@Language.factory("msp_detector", default_config={"min_score": 0.0})
+def make_detector(nlp: Language, name: str, min_score: float):
+    return RuleDetector(min_score=min_score)
+
+
+class RuleDetector:
+    """Finds rule cues for every label: folded regex patterns per label, plus heading sections."""
+
+    def __init__(self, min_score: float = 0.0):
+        self.patterns = R.compile_patterns()
+        self.min_score = min_score
+
+    def __call__(self, doc: Doc) -> Doc:
+        text = doc.text
+        segs = doc._.msp_sections
+        if segs is None:
+            segs = _segment.segment(text)
+            doc._.msp_sections = segs
+        cues: list[Cue] = []
+        for p in self.patterns:
+            if p.score < self.min_score:
+                continue
+            for m in p.regex.finditer(text):
+                if m.start() == m.end():
+                    continue
+                i = _seg_index(segs, m.start())
+                if i < 0:
+                    continue
+                if segs[i].heading_end is not None and m.start() < segs[i].heading_end:
+                    continue  # words of a heading ("Consent:") are judged with its content, below
+                cues.append(Cue(p.label, m.start(), min(m.end(), segs[i].end), p.score, p.name, seg=i))
+        cues.extend(self._heading_cues(text, segs))
+        doc._.msp_cues = cues
+        group = []
+        for c in cues:
+            sp = doc.char_span(c.start, c.end, label=c.label, alignment_mode="expand")
+            if sp is not None:
+                group.append(sp)
+        doc.spans["msp_cues"] = group
+        return doc
+
+    @staticmethod
+    def _heading_cues(text: str, segs) -> list[Cue]:
+        """A heading naming a label ("Views of adult:") makes its content a cue for that label; content that says
+        it was not filled in ("not obtained", "N/A", blank) makes an ``empty_heading`` discounted cue."""
+        out: list[Cue] = []
+        i = 0
+        while i < len(segs):
+            seg = segs[i]
+            if seg.heading_end is None:
+                i += 1
+                continue
+            label = R.heading_label(seg.heading)
+            if label is None:
+                i += 1
+                continue
+            inline = text[seg.heading_end:seg.end].strip()
+            content_idx = [i] if inline else []
+            j = i + 1
+            # Inline content ("Views: wants to stay home") is the rest of that line; a heading alone on its line
+            # owns the lines below it until a blank line or the next heading.
+            while (j < len(segs) and segs[j].heading_end is None and segs[j].heading == seg.heading
+                   and (not inline or segs[j].line == seg.line)):
+                content_idx.append(j)
+                j += 1
+            if not content_idx:
+                out.append(Cue(label, seg.start, seg.end, 0.9, "heading", seg=i, reason="empty_heading"))
+            else:
+                first = content_idx[0]
+                first_text = inline if first == i else text[segs[first].start:segs[first].end]
+                if R.NULL_CONTENT_RE.match(first_text):
+                    out.append(Cue(label, segs[first].start, segs[first].end, 0.9, "heading", seg=first,
+                                   reason="empty_heading"))
+                else:
+                    for k in content_idx:
+                        start = seg.heading_end if k == i else segs[k].start
+                        out.append(Cue(label, start, segs[k].end, 0.8, "heading", seg=k))
+            i = j if j > i + 1 else i + 1
+        return out
+
+
+@Language.factory("msp_context", default_config={"threshold": 0.5})
+def make_context(nlp: Language, name: str, threshold: float):
+    return ContextComponent(threshold=threshold)
+
+
+class ContextComponent:
+    """Decides which cues count, and merges counted cues into one finding per label and sentence."""
+
+    def __init__(self, threshold: float = 0.5):
+        self.threshold = threshold
+
+    def __call__(self, doc: Doc) -> Doc:
+        segs = doc._.msp_sections or []
+        adult_re = C._adult_name_re(doc._.msp_adult_name)
+        text = doc.text
+        for cue in doc._.msp_cues or []:
+            if cue.reason is not None or cue.seg < 0:
+                continue
+            seg = segs[cue.seg]
+            cue.reason = C.classify(cue.label, cue.pattern, cue.start, cue.end, seg.start, text[seg.start:seg.end],
+                                    seg.heading, adult_re)
+        ev, trig, disc = [], [], []
+        for group_name, labels, bucket in (("msp_evidence", S.EVIDENCE_LABELS, ev), ("msp_triggers", S.TRIGGERS, trig)):
+            spans, scores = [], []
+            for f in self.findings(doc, labels):
+                sp = doc.char_span(f.start, f.end, label=f.label, alignment_mode="expand")
+                if sp is not None:
+                    spans.append(sp)
+                    scores.append(f.score)
+            doc.spans[group_name] = spans
+            doc.spans[group_name].attrs["scores"] = scores
+        reasons = []
+        for cue in doc._.msp_cues or []:
+            if cue.reason is not None:
+                sp = doc.char_span(cue.start, cue.end, label=cue.label, alignment_mode="expand")
+                if sp is not None:
+                    disc.append(sp)
+                    reasons.append(cue.reason)
+        doc.spans["msp_discounted"] = disc
+        doc.spans["msp_discounted"].attrs["reasons"] = reasons
+        return doc
+
+    def findings(self, doc: Doc, labels: Iterable[str]) -> list[Finding]:
+        segs = doc._.msp_sections or []
+        wanted = set(labels)
+        best: dict[tuple[str, int], Cue] = {}
+        for cue in doc._.msp_cues or []:
+            if cue.reason is not None or cue.label not in wanted or cue.seg < 0:
+                continue
+            key = (cue.label, cue.seg)
+            if key not in best or cue.score > best[key].score:
+                best[key] = cue
+        out = []
+        for (label, i), cue in sorted(best.items(), key=lambda kv: (segs[kv[0][1]].start, kv[0][0])):
+            if cue.score < self.threshold:
+                continue
+            seg = segs[i]
+            out.append(Finding(label, seg.start, seg.end, doc.text[seg.start:seg.end], cue.score, cue.start, cue.end))
+        return out
+
+
+def build_nlp() -> Language:
+    """A blank English pipeline with the MSP components."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("msp_sentences")
+    nlp.add_pipe("msp_detector")
+    nlp.add_pipe("msp_context")
+    return nlp
+
+
+def is_closing(note_type: str | None, text: str) -> bool:
+    """A closing note: the note type or the text says the enquiry/case is closed or closing."""
+    return bool((note_type and R.CLOSING_TYPE_RE.search(note_type)) or R.CLOSING_TEXT_RE.search(text))
+
+
+def to_analysis(doc: Doc, note_type: str | None = None, context: "ContextComponent | None" = None) -> NoteAnalysis:
+    """Plain-data findings of a processed doc (``context``: the pipeline's ``msp_context`` component)."""
+    comp = context or ContextComponent()
+    ev = comp.findings(doc, S.EVIDENCE_LABELS)
+    tr = comp.findings(doc, S.TRIGGERS)
+    disc = []
+    seen = set()
+    segs = doc._.msp_sections or []
+    counted = {(f.label, f.start) for f in ev + tr}
+    for cue in doc._.msp_cues or []:
+        if cue.reason is None or cue.seg < 0:
+            continue
+        seg = segs[cue.seg]
+        key = (cue.label, cue.seg, cue.reason)
+        if (cue.label, seg.start) in counted:
+            continue  # the label counts in this sentence anyway
+        if key in seen:
+            continue
+        seen.add(key)
+        disc.append({"label": cue.label, "start": seg.start, "end": seg.end, "text": doc.text[seg.start:seg.end],
+                     "reason": cue.reason})
+    return NoteAnalysis(ev, tr, disc, is_closing(note_type, doc.text))
+
+
+class Analyzer:
+    """Loads the pipeline once and analyses notes into plain data."""
+
+    def __init__(self, nlp: Language | None = None):
+        self.nlp = nlp or build_nlp()
+        self.context: ContextComponent = self.nlp.get_pipe("msp_context")
+
+    def make_doc(self, text: str, adult_name: str | None = None) -> Doc:
+        doc = self.nlp.make_doc(text)
+        doc._.msp_adult_name = adult_name
+        return doc
+
+    def analyse(self, text: str, note_type: str | None = None, adult_name: str | None = None) -> NoteAnalysis:
+        doc = self.nlp(self.make_doc(text, adult_name))
+        return to_analysis(doc, note_type, self.context)
+
+    def analyse_many(self, items: Iterable[tuple[str, str | None, str | None]], batch_size: int = 256
+                     ) -> Iterator[NoteAnalysis]:
+        """``items`` are (text, note_type, adult_name); results in order."""
+        buf = list(items)
+        docs = (self.make_doc(t, a) for t, _, a in buf)
+        for (t, nt, _), doc in zip(buf, self.nlp.pipe(docs, batch_size=batch_size)):
+            yield to_analysis(doc, nt, self.context)

@@ -1,0 +1,324 @@
+"""Rule patterns for the evidence labels and triggers of the spec.
+
+Each label has a few *folded* regular expressions (alternations of alike phrasings), compiled once, in two
+confidence tiers. The patterns find *cues*; whether a cue counts (negated? planned? someone else's?) is decided by
+the ConText-style component in :mod:`msp_nlp.context`.  Heading sections (``Views of adult: ...``) are cues too:
+see :data:`HEADINGS`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import spec as S
+
+# Reusable fragments --------------------------------------------------------------------------------------------
+PRON = r"(?:she|he|they|her|him|them|his|their)"
+SUBJ = r"(?:she|he|they|mrs\.? [a-z'-]+|mr\.? [a-z'-]+|ms\.? [a-z'-]+|miss [a-z'-]+|mx\.? [a-z'-]+|pt|patient|the adult|adult|client|service user|resident|mum|dad|mother|father)"
+REL = (r"(?:son|daughter|grandson|granddaughter|nephew|niece|husband|wife|partner|boyfriend|girlfriend|ex[- ]partner|"
+       r"brother|sister|sibling|cousin|uncle|aunt|stepson|stepdaughter|son[- ]in[- ]law|daughter[- ]in[- ]law|"
+       r"grandchild(?:ren)?|mother|father|mum|dad|family member|relative|friend|neighbour|lodger|flatmate|"
+       r"carer|care worker|support worker|paid carer|staff member|member of staff|nurse|hca|agency worker|"
+       r"volunteer|landlord|tenant|associate|acquaintance|ex|in-laws?|step-?father|step-?mother|stepson)")
+NEG_INNER = r"(?:(?:does|did|do|would|could|is|was|has|had)\s*(?:n't|\s+not)\s+|not\s+|never\s+|no\s+longer\s+)?"
+
+
+@dataclass(frozen=True)
+class Pattern:
+    label: str
+    regex: re.Pattern
+    score: float
+    name: str
+
+
+def _c(p: str) -> re.Pattern:
+    return re.compile(p, re.IGNORECASE)
+
+
+# label -> list of (name, score, pattern source).
+RAW: dict[str, list[tuple[str, float, str]]] = {
+    S.ADULT_VIEWS: [
+        ("speech", 0.85,
+         r"\b(?:said|says|stated|states|stating|told (?:me|us|the (?:sw|worker|officers?|nurse|police|staff))|tells me|"
+         r"reported(?! to)|reports(?! to)|reporting(?! to)|explained|expressed|disclosed|described|shared|confirmed|denied|denies|admitted|"
+         r"commented|replied|responded|answered|mentioned|recalled|complained|alleged|alleges|voiced|indicated|"
+         r"spoke (?:about|of|openly)|talked (?:about|of|openly)|was able to (?:say|tell|explain|describe)|"
+         r"was clear(?: that)?|is clear(?: that)?|was adamant|is adamant|insisted|insists)\b"),
+        ("feeling", 0.8,
+         r"\b" + NEG_INNER + r"(?:feels?|felt|wants?|wanted|wishe[sd]|would (?:like|prefer|rather)|prefers?|likes?|"
+         r"dislikes?|enjoys?|hopes?|hoped|worries|worried|fears?|feared|misses|loves?|hates?|is (?:happy|unhappy|frightened|"
+         r"scared|afraid|worried|anxious|content|keen|relieved|upset|lonely|fed up|embarrassed|ashamed|angry)|"
+         r"was (?:happy|unhappy|frightened|scared|afraid|anxious|content|keen|relieved|upset|tearful|distressed|angry|"
+         r"embarrassed|ashamed|reluctant)|became (?:tearful|upset|distressed|angry|agitated|emotional))\b"),
+        ("quote", 0.85, r"(?:[\"\u201c][^\"\u201d]{6,}[\"\u201d])"),
+        ("own_words", 0.9,
+         r"\b(?:in (?:her|his|their) (?:own )?words|(?:her|his|their) (?:own )?(?:views?|wishes|account|feelings|"
+         r"perspective|understanding)|wishes and feelings|voice of the (?:adult|person)|when asked)\b"),
+        ("nonverbal", 0.75,
+         r"\b(?:smiled|smiling|laughed|cried|crying|shouted|screamed|nodded|shook (?:her|his|their) head|pulled away|"
+         r"flinched|grimaced|pushed (?:me|staff|the \w+) away|gestured|pointed|squeezed|held (?:my|the \w+'s) hand|"
+         r"(?:appeared|seemed|looked|was observed to be|presented as) (?:relaxed|calm|settled|comfortable|happy|"
+         r"content|distressed|anxious|frightened|upset|agitated|withdrawn|uncomfortable|fearful|scared|tearful))\b"),
+        ("cpl", 0.7, r"(?:^|\b)(?:c/o|complains of|complaining of)\b"),
+    ],
+    S.DESIRED_OUTCOME: [
+        ("named", 0.95,
+         r"\b(?:desired outcomes?|d\.?o\.?:|outcomes? (?:she|he|they) (?:wants?|would like|wishes|hopes? for)|"
+         r"(?:her|his|their) (?:desired )?outcomes? (?:is|are|was|were|would be)|"
+         r"what (?:she|he|they) (?:wants?|would like) to (?:happen|change|see)|wants? to feel safe|would like to feel safe|"
+         r"(?:her|his|their|the adult's) wish(?:es)? (?:is|are|was|were)|personal outcomes?)\b"),
+        ("wants", 0.75,
+         r"\b" + NEG_INNER + r"(?:wants?|wanted|would (?:like|prefer|rather)|wishe[sd]|hopes?|hoped|is keen|"
+         r"asked (?:for|that)|requested|is adamant|was adamant|would be happy)\s+(?:to |that |for |the |him |her |"
+         r"them |it |his |her |this |a |an |some |more |help |support |contact |no )"),
+        ("stay", 0.85,
+         r"\b(?:wants?|wish(?:es)?|would like|hopes?|desire|determined|adamant|keen)\b[^.]{0,40}?\b(?:stay|remain|"
+         r"return|go) (?:at |in )?(?:home|her own home|his own home|in (?:her|his) (?:flat|house|home))\b"),
+    ],
+    S.COERCION_EXPLORED: [
+        ("alone", 0.95,
+         r"\b(?:seen|spoke(?:n)?(?: to| with)?|visited|met|interviewed|saw|speak(?:ing)? (?:to|with)|talked? (?:to|with)|"
+         r"was|were|conversation)\b[^.;\n]{0,40}?\b(?:alone|on (?:her|his|their) own|privately|in private|"
+         r"without (?:her|his|their) (?:\w+ )?(?:present|there)|away from)\b"),
+        ("asked_to_leave", 0.9,
+         r"\b(?:asked to (?:leave|wait (?:in|outside|downstairs|elsewhere)|step out)|left the room|(?:was|were) not present|stepped out|went out of the room|"
+         r"out of earshot|separately from|away from (?:her|his|their) (?:\w+)|1:1 conversation|one to one|private space)\b"),
+        ("no_indication", 0.9,
+         r"\bno (?:indication|evidence|sign|suggestion|concerns?|impression)s? (?:of|that|she|he|they)[^.;\n]{0,30}?"
+         r"\b(?:pressur\w+|coerc\w+|controll\w+|influenc\w+|forced|intimidat\w+|told what to say)"),
+        ("explored", 0.9,
+         r"\b(?:coercion|coercive|pressure[ds]?|pressurised|controll?ed|controlling|control(?:s)? (?:her|his|their)|"
+         r"undue influence|influenced|intimidat\w*|threat\w*|forced|made to|under duress|free to|scared to speak|"
+         r"anyone (?:controls?|manages?|tells? (?:her|him))|fear of repercussions)\b"),
+    ],
+    S.CONSENT: [
+        ("consent", 0.9,
+         r"\b(?:consent(?:s|ed|ing)?|(?:agreed|agrees|happy) (?:to|for) (?:a |an |the |us |me |sw |information |info |"
+         r"details )?(?:referral|refer\w*|share|sharing|information|info|police|contact\w*|speak\w* to|enquiry|s\.?\s?42|"
+         r"safeguarding|assessment|visit|this|professionals|gp)|permission|happy for (?:me|us|the|a|her|him|this|"
+         r"information|info|sw|referral|police)|gave (?:her|his|their) (?:verbal |written )?(?:consent|permission)|"
+         r"without (?:her|his|their) consent|proceed(?:ing|ed)? without|overrid(?:e|ing|den) (?:her|his|their) "
+         r"(?:wishes|consent|decision)|vital interests|public interest|(?:does|did|do)(?:n't| not) want (?:the )?"
+         r"(?:police|referral|sw|social services|safeguarding|an enquiry|us|anyone|information)|refused (?:consent|permission)|"
+         r"declined (?:consent|permission|police|the referral|a referral|referral|to (?:consent|give|share)))\b"),
+    ],
+    S.CAPACITY: [
+        ("mca", 0.9,
+         r"\b(?:mca|mental capacity|capacity assessment|capacitous|has capacity|have capacity|lacks? capacity|"
+         r"lacking capacity|(?:no )?reason to doubt (?:her|his|their )?capacity|capacity (?:was |is )?(?:assessed|"
+         r"considered|fluctuat\w+|presumed|queried|in question|to (?:make|decide|consent|understand))|"
+         r"presum\w+ (?:to have )?capacity|capacity (?:re|regarding|for|around|in relation to)|"
+         r"best interests? (?:decision|meeting|assessment)|able to (?:understand|retain|weigh|use and weigh)|"
+         r"unable to (?:understand|retain|weigh|use and weigh)|understood and retained|retain (?:the )?information|"
+         r"weigh(?:ed)? up|two[- ]stage test|capacity)\b"),
+    ],
+    S.ADVOCACY: [
+        ("advocate", 0.9,
+         r"\b(?:advocacy|advocate|imca|ima|care act advocate|independent advocate|relevant person'?s? "
+         r"representative|rpr|(?:acted|acting|act) (?:as|for) (?:her|his|their)? ?representative|appropriate person|"
+         r"representative|interpreter|interpreting|language line|languageline|bsl|signer|makaton|picture cards|"
+         r"easy read|communication (?:aids?|support|board|passport|tool)|talking mat|speech and language therap\w+|"
+         r"salt|lpa (?:for )?(?:health|h&w|welfare)|lasting power of attorney|deputy|deputyship)\b"),
+    ],
+    S.RISK_DISCUSSED: [
+        ("risk", 0.85,
+         r"\b(?:discuss(?:ed|ing)?|talked (?:through|about)|went through|explored|explained|considered|reviewed|"
+         r"agreed|understands?|understood|aware of|accepts?|accepted)\b[^.;\n]{0,50}?\b(?:risks?|dangers?|"
+         r"safety|consequences)\b"),
+        ("plan", 0.9,
+         r"\b(?:safety plan|risk (?:management )?plan|protection plan|risk assessment (?:completed|undertaken|done)|"
+         r"(?:risks?|safety) (?:were |was )?(?:discussed|explained|talked through|explored)|"
+         r"(?:she|he|they) (?:understands?|understood|accepts?|accepted|is aware of|was aware of) the risks?)\b"),
+    ],
+    S.INFORMED_OF_ACTIONS: [
+        ("told", 0.85,
+         r"\b(?:(?:explained|informed|advised|told|updated|reassured|made aware|made (?:her|him|them) aware|letter sent|"
+         r"wrote|feedback (?:given|provided)|shared the outcome|talked (?:her|him|them) through|went through)\s+"
+         r"(?:to\s+)?(?:her|him|them|mrs\.? \w+|mr\.? \w+|ms\.? \w+|miss \w+|pt|the adult|adult|client|resident|"
+         r"(?:the |what |how |why |that |s\.?\s?42|section 42|next steps|safeguarding|process|outcome|plan)))"
+         r"[^.;\n]{0,60}?\b(?:process|s\.?\s?42|section 42|enquiry|safeguarding|plan|outcome|"
+         r"next steps|what (?:will|would) happen|actions?|referral|police|meeting|investigation|findings|"
+         r"decision|who|why|timescales?|role)\b"),
+        ("invited", 0.9,
+         r"\b(?:invited to|attended the|attended (?:the |a )?(?:strategy|meeting|review|case conference)|"
+         r"(?:was|were) present (?:at|for) the (?:meeting|strategy|review)|involved in (?:the )?(?:meeting|"
+         r"decision|planning|plan)|copy of (?:the )?(?:plan|minutes|outcome)|leaflet (?:given|provided|left))\b"),
+    ],
+    S.REFUSAL_EXPLORED: [
+        ("explored", 0.9,
+         r"\b(?:explored|discussed|talked about|asked about|understand|understood|reasons? for|why (?:she|he|they))"
+         r"\b[^.;\n]{0,40}?\b(?:declin\w+|refus\w+|reluctan\w+|not wanting|does not want|doesn't want|reasons?)\b"),
+        ("followup", 0.85,
+         r"\b(?:revisit|re-?visit|try again|re-?offer\w*|offered again|will (?:re)?visit again|visit again|call again|"
+         r"door (?:left )?open|can (?:re-?)?contact|(?:she|he|they) can change (?:her|his|their) mind|"
+         r"alternatives?|other options|compromise|trial|agreed to (?:a |an )?(?:trial|shorter|smaller|different))\b"),
+    ],
+    S.PARTNER_REFERRAL: [
+        ("referral", 0.85,
+         r"\b(?:referr(?:al|ed)|reported|report made|notified|notification|informed|contacted|liaised|liaise|"
+         r"alerted|passed to|shared with|sent to|emailed|joint (?:visit|work|working)|discussed with|"
+         r"spoke(?:n)? (?:to|with)|tel(?:ephone)? call to|tc to|rang|called|copied to|escalated to)"
+         r"\b[^.;\n]{0,50}?\b(?:police|101|999|gp|district nurses?|dn|hospital|ambulance|nhs|cmht|mental health|"
+         r"housing|landlord|housing officer|cqc|trading standards|bank|fraud|dwp|idva|marac|mash|probation|"
+         r"fire (?:service|and rescue)|lfb|community nurse|ot|occupational therap\w*|salvation army|"
+         r"solicitor|legal|opg|office of the public guardian|care provider|commissioners?|contracts|"
+         r"substance misuse|drug and alcohol|domestic abuse service|refuge|victim support|health visitor|"
+         r"children'?s services|social care|modern slavery|nrm|salt|memory clinic|psychiatr\w+|camhs)\b"),
+        ("passive", 0.85,
+         r"\b(?:police|gp|district nurses?|dn|cqc|housing|trading standards|bank|idva|marac|cmht|"
+         r"mental health team|fire service|ambulance)\b[^.;\n]{0,20}?\b(?:informed|notified|contacted|aware|"
+         r"made aware|updated|alerted|called|attended|involved|referred to|emailed)\b"),
+        ("crime_ref", 0.95,
+         r"\b(?:crime (?:ref|reference|number|no)|cad (?:ref|no|number)?|incident (?:number|no|ref)|"
+         r"police (?:attended|aware|informed|notified|involved|are investigating|investigating)|officers attended|"
+         r"datix|cqc notified|nrm referral|marac referral|referred to marac|ppn|vpr|dash (?:completed|risk))\b"),
+    ],
+    S.LESS_RESTRICTIVE: [
+        ("lr", 0.9,
+         r"\b(?:less restrictive|least restrictive|proportionate|proportionality|alternatives? to|other options|"
+         r"options (?:were |was )?(?:considered|discussed|explored)|rather than (?:a |an )?(?:placement|care home|"
+         r"residential|nursing|admission|moving)|instead of (?:a |an )?(?:placement|care home|residential|moving)|"
+         r"minimum (?:necessary|intervention)|balance (?:her|his|their) (?:rights|autonomy|wishes))\b"),
+    ],
+    S.OUTCOME_REVIEWED: [
+        ("achieved", 0.95,
+         r"\b(?:outcomes? (?:were |was |have been |has been |is |are )?(?:fully |partly |partially |not |largely "
+         r"|mostly )?(?:met|achieved|acheived|reached)|(?:fully|partly|partially|not|largely) (?:met|achieved)|"
+         r"(?:desired )?outcomes? (?:review(?:ed)?|achieved|met)|outcome (?:was |is )?reviewed|"
+         r"feels? (?:safer|safe now|happier)|now feels? safe|"
+         r"happy with (?:the )?outcome|satisfied with (?:the )?outcome|unhappy with (?:the )?outcome|"
+         r"(?:her|his|their) view of the outcome|making safeguarding personal outcome)\b"),
+    ],
+    # --- triggers ---
+    S.THIRD_PARTY_HARM: [
+        ("rel_harm", 0.85,
+         r"\b" + REL + r"s?\b[^.;\n]{0,60}?\b(?:taking|took|takes|stole|steal\w*|hit|hits|hitting|punch\w*|slapp?\w*|"
+         r"kick\w*|push\w*|shout\w*|threat\w*|abus\w*|assault\w*|financially|exploit\w*|control\w*|coerc\w*|"
+         r"harass\w*|intimidat\w*|neglect\w*|rough|hurt\w*|harm\w*|bruis\w*|grabb\w*|withhold\w*|withheld|"
+         r"using (?:her|his) (?:card|money|bank)|borrow\w*|demand\w*|pressur\w*|isolat\w*|locks?|locked|"
+         r"misus\w*|inappropriate\w*|touch\w*|sexual\w*|rap\w*|forc\w*|bully\w*|belittl\w*|verbal\w*|"
+         r"mistreat\w*|rough handling|left (?:her|him) (?:alone|unattended)|not fed|missed (?:calls|visits|meds))"),
+        ("alleged_by", 0.85,
+         r"\b(?:alleged (?:perpetrator|abuser|source of (?:harm|risk))|person alleged|pam|source of (?:harm|risk)|"
+         r"by (?:her|his|their) (?:" + REL + r")|(?:her|his|their) (?:" + REL + r") (?:is|was) (?:alleged|suspected|"
+         r"believed|thought|reported))\b"),
+    ],
+    S.CAPACITY_CONCERN: [
+        ("cog", 0.9,
+         r"\b(?:dementia|alzheimer'?s?|cognitive (?:impairment|decline|difficulties)|confus(?:ed|ion)|"
+         r"memory (?:problems|loss|issues|difficulties)|forgetful|learning disabilit\w+|\bld\b|"
+         r"acquired brain injury|brain injury|\babi\b|head injury|delirium|fluctuating capacity|capacity fluctuates|"
+         r"(?:lacks?|lacking) capacity|doubts? (?:about|over|re|regarding) (?:her|his|their)? ?capacity|"
+         r"capacity (?:is |was )?(?:in doubt|questionable|queried)|disorientat\w+|korsakoff|lewy body|vascular dementia|"
+         r"mild cognitive|mci|cognitively impaired|poor recall|unable to retain)\b"),
+    ],
+    S.HELP_DECLINED: [
+        ("declined", 0.85,
+         r"\b(?:declined|declines|declining|refused|refuses|refusing|refusal|"
+         r"(?:did not|does not|doesn't|didn't|do not|don't) want (?:any |the |a |an |further |more |to (?:accept|"
+         r"have|go|engage|move|see|be assessed|attend)|help|support|carers?|care|services?|intervention|assessment|"
+         r"referral|involvement|input|visits?|package)|won't (?:accept|let|allow)|would not (?:accept|allow|let|engage)|not engaging|"
+         r"disengaged|did not engage|does not engage|won't engage|turned down|sent (?:them|the \w+|carers?) away|"
+         r"would not open the door|not willing|unwilling|reluctant|cancelled (?:the |her |his )?(?:care|package|"
+         r"visits?|calls?|support)|not interested in|no longer wants?)\b"),
+    ],
+    S.CRIME_ALLEGED: [
+        ("crime", 0.85,
+         r"\b(?:theft|thefts|stole|stolen|steal\w*|fraud\w*|scam\w*|assault\w*|\bhit\b|punched|slapped|kicked|"
+         r"sexual (?:abuse|assault|offence|activity|touching|exploitation)|rape|raped|indecent\w*|hate crime|"
+         r"racist|racially|homophobic|disablist|wilful neglect|ill[- ]treatment|coercive control|coercive and "
+         r"controlling|controlling behaviour|modern slavery|forced labour|trafficking|trafficked|cuckoo\w*|"
+         r"domestic abuse|domestic violence|harassment|stalking|burglary|robbery|criminal|crime|offence|"
+         r"extortion|blackmail|embezzl\w*|misappropriat\w*|taking (?:her|his|their) (?:money|pension|benefits)|"
+         r"took (?:money|£|cash)|withdrew (?:money|£|cash)|strangl\w*|non-fatal strangulation|strangulation|"
+         r"threats? to kill)\b"),
+    ],
+    S.OTHERS_AT_RISK: [
+        ("others", 0.85,
+         r"\b(?:child(?:ren)?|grandchild(?:ren)?|baby|toddler|infant|teenagers?|under 18s?|minors?|young people|"
+         r"other (?:residents|patients|tenants|service users|adults|people|clients|vulnerable adults)|"
+         r"other people at risk|others (?:may be |are |could be )?at risk|risk to others|wider risk|"
+         r"residents (?:may be |are )?at risk|whole home|other (?:people|adults) (?:he|she) supports)\b"),
+    ],
+    S.POSITION_OF_TRUST: [
+        ("pot", 0.9,
+         r"\b(?:position of trust|pipot|lado|(?:paid |care |support |agency |night |day )?(?:carers?|care workers?|"
+         r"support workers?|staff(?: member)?|nurses?|hca|health care assistant|volunteers?|manager|care assistant|"
+         r"key worker|home manager|domiciliary|dom care|agency)\b[^.;\n]{0,50}?\b(?:alleged|allegedly|shout\w*|"
+         r"hit|slapp\w*|rough\w*|push\w*|took|taking|stole|steal\w*|abus\w*|neglect\w*|missed|left (?:her|him)|"
+         r"inappropriate\w*|threat\w*|swore|sworn|mistreat\w*|assault\w*|grabb\w*|forc\w*|bruis\w*|suspended|"
+         r"dismissed|theft|borrowed|mock\w*|restrain\w*|ignored|not (?:turning up|attending)|failed))"),
+    ],
+    S.COMMUNICATION_NEED: [
+        ("comm", 0.9,
+         r"\b(?:interpreter|limited english|little english|no english|english (?:is not|isn't) (?:her|his|their) "
+         r"first language|first language is|speaks (?:only )?(?:urdu|punjabi|polish|romanian|arabic|bengali|"
+         r"sylheti|gujarati|somali|tigrinya|farsi|kurdish|mandarin|cantonese|portuguese|lithuanian|turkish|"
+         r"tamil|pashto|dari|albanian|vietnamese|ukrainian|russian|spanish|italian|hindi)|deaf|hard of hearing|"
+         r"hearing (?:impairment|impaired|loss|aids?)|bsl|sign language|non-?verbal|nonverbal|no verbal|"
+         r"speech (?:impairment|difficulties|is limited)|aphasi\w+|dysphasi\w+|unable to speak|communicates (?:by|"
+         r"through|using|with)|makaton|pecs|limited (?:verbal )?communication|visually impaired|blind|"
+         r"sight (?:loss|impairment)|registered blind)\b"),
+    ],
+}
+
+# Heading sections: a normalised heading (regex on the lower-cased heading text) names the label of its content.
+HEADINGS: list[tuple[re.Pattern, str]] = [
+    (re.compile(r"^(?:(?:the )?adult'?s? views?|views?(?: of (?:the )?(?:adult|person|client|pt))?|"
+                r"(?:her|his|their) views?|voice of the (?:adult|person|child)|wishes and feelings|"
+                r"adult'?s? (?:account|wishes|voice)|(?:her|his|their) (?:account|wishes)|what (?:she|he|they) said)$"),
+     S.ADULT_VIEWS),
+    (re.compile(r"^(?:(?:adult'?s? |her |his |their )?desired outcomes?|d\.?o\.?|outcomes? (?:wanted|sought|desired)|"
+                r"(?:personal |msp )?outcomes? (?:she|he|they|adult) wants?|what (?:she|he|they) wants?(?: to happen)?|"
+                r"wishes|outcome(?:s)? sought)$"), S.DESIRED_OUTCOME),
+    (re.compile(r"^(?:consent|consent to (?:share|enquiry|referral|s42)|consent given\??|consent obtained\??)$"), S.CONSENT),
+    (re.compile(r"^(?:capacity|mca|mental capacity|capacity (?:re|for) \w+)$"), S.CAPACITY),
+    (re.compile(r"^(?:advocacy|advocate|representation|representative)$"), S.ADVOCACY),
+    (re.compile(r"^(?:outcomes? (?:achieved|met|review(?:ed)?)|were outcomes (?:met|achieved)\??|"
+                r"outcome of (?:the )?enquiry for the adult|msp outcomes?)$"), S.OUTCOME_REVIEWED),
+    (re.compile(r"^(?:risks? discussed|risk discussion|safety plan|risk plan)$"), S.RISK_DISCUSSED),
+]
+
+# Headings whose content is someone else's view / a plan (used by the context component).
+OTHER_HEADING_RE = re.compile(r"\b(?:" + REL + r"|family|professional|professionals|manager|gp|police|referrer|"
+                              r"provider|home|staff|ward|team)'?s?\b.*\b(?:views?|wishes|account|concerns?|outcomes?)|"
+                              r"\b(?:views?|wishes|account) of (?:the )?(?:" + REL + r"|family|referrer|professionals?|"
+                              r"manager|staff|gp|police)\b", re.IGNORECASE)
+PLAN_HEADING_RE = re.compile(r"^(?:plan|plans|next steps?|to do|todo|actions? (?:required|needed|to take|outstanding)|"
+                             r"recommendations?|further actions?|outstanding|agreed actions?|follow[- ]up|"
+                             r"actions? for (?:sw|worker|me)|future plan)$", re.IGNORECASE)
+# Content that says a heading was not filled in.
+NULL_CONTENT_RE = re.compile(r"^\W*(?:not (?:obtained|known|recorded|gathered|sought|asked|clear|discussed|"
+                             r"explored|completed|done|possible|applicable|established|ascertained|given|assessed)|"
+                             r"n/?a|none|nil|no|unknown|tbc|to follow|to be (?:confirmed|completed|obtained|"
+                             r"established|sought|gathered)|pending|awaited|-+|\?+|\.+|blank|see above|"
+                             r"none (?:recorded|obtained|given|known))\W*$", re.IGNORECASE)
+
+CLOSING_TYPE_RE = re.compile(r"\b(?:clos(?:e|ed|ing|ure)|conclu(?:de|ded|sion)|end of (?:s\.?42|enquiry)|discharge summary)\b",
+                             re.IGNORECASE)
+CLOSING_TEXT_RE = re.compile(
+    r"\b(?:case (?:now |to be |can be |will be |is being )?closed|clos(?:e|ing) (?:the |this )?(?:case|enquiry|s\.?\s?42|referral|safeguarding)|"
+    r"(?:enquiry|s\.?\s?42|safeguarding) (?:is |now |has been |was )?(?:closed|concluded|completed and closed)|"
+    r"closure summary|closing summary|nfa,? (?:and )?(?:close|closing|closed)|for closure|safe to close|ok to close|"
+    r"agreed to close|recommend(?:ed)? closure|case closure)\b",
+    re.IGNORECASE)
+
+
+def compile_patterns() -> list[Pattern]:
+    """All rule patterns, compiled once (one folded regex per label and tier)."""
+    out: list[Pattern] = []
+    for label, items in RAW.items():
+        for name, score, src in items:
+            out.append(Pattern(label, _c(src), score, name))
+    return out
+
+
+def heading_label(heading: str) -> str | None:
+    for rx, label in HEADINGS:
+        if rx.match(heading):
+            return label
+    return None
+
+
+assert set(RAW) == set(S.ALL_LABELS), "every spec label needs rule patterns"

@@ -1,0 +1,141 @@
+"""Sentence and section segmentation for case notes.
+
+Case notes do not follow newspaper punctuation: line breaks end statements, bullets start them, headings such as
+``Views of adult:`` open a section whose content may sit on the same line or the lines below, and abbreviations
+(``Mrs.``, ``S.42``, ``c/o``, ``e.g.``) contain full stops that do not end a sentence.  Segmentation works on
+characters (so offsets are exact) and is exposed as a spaCy component that sets ``is_sent_start`` and records the
+heading of each sentence's section.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+# Words after which a full stop does not end a sentence (compared lower-cased, without the dot).
+ABBREVIATIONS = frozenset(
+    """mr mrs ms mx dr miss prof cllr st rev sgt pc dc ds dci insp supt e.g i.e eg ie etc approx appt no nos ref
+    tel tel.no mob dob vs v cf incl inc dept ext fig mins hrs wk wks yrs yr s sec ss para paras jan feb mar apr jun
+    jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun nr res re""".split()
+)
+
+_LINE_RE = re.compile(r"[^\n]*(?:\n|$)")
+# Bullet/number markers at the start of a line.
+_BULLET_RE = re.compile(r"^\s*(?:[-*\u2022\u25cf\u25aa\u2013>]+|\d{1,2}[.)]|[a-z][.)])\s+")
+# A heading: short title-like words followed by a colon, at the start of a line.
+_HEADING_RE = re.compile(r"^\s*(?:[-*\u2022]\s*)?(?P<h>[A-Za-z][A-Za-z0-9 /'&()\u2019,-]{0,48}?)\s*:(?!//)\s*")
+# Candidate sentence ends inside a line.
+_END_RE = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+(?=[\"'\u201c\u2018(]?[A-Za-z0-9\u2022*-])|(?<=[!?])\s+|\s*;\s+(?=[A-Z])|\s+-\s+(?=[A-Z])")
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: int
+    end: int
+    heading: str | None  # normalised heading of the section this segment is in (None if none)
+    heading_end: int | None  # end offset of the heading text when this segment starts with it
+    line: int = 0  # index of the line the segment is on
+
+
+def _heading_of(line: str) -> tuple[str, int] | None:
+    m = _HEADING_RE.match(line)
+    if not m:
+        return None
+    words = m.group("h").split()
+    if not words or len(words) > 6:
+        return None
+    # Time stamps ("10:30") and things like "Tel: 0123" are fine as headings; reject sentences with verbs-ish
+    # length: a heading is short.
+    return " ".join(w.lower() for w in words), m.end()
+
+
+def _split_line(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Split one line [start, end) at sentence ends, respecting abbreviations."""
+    pieces: list[tuple[int, int]] = []
+    cur = start
+    line = text[start:end]
+    for m in _END_RE.finditer(line):
+        cut = start + m.start()
+        # The word before a full stop: abbreviations and initials do not end a sentence.
+        before = text[cur:cut].rstrip("\"'\u201d\u2019)")
+        if before.endswith("."):
+            word = re.search(r"(?:^|[\s(])([A-Za-z.]+)\.$", before)
+            if word:
+                w = word.group(1).lower()
+                if w in ABBREVIATIONS or (len(w) == 1) or re.fullmatch(r"(?:[a-z]\.)+[a-z]?", w):
+                    continue
+        if text[cur:cut].strip():
+            pieces.append((cur, cut))
+        cur = start + m.end()
+    if text[cur:end].strip():
+        pieces.append((cur, end))
+    return pieces
+
+
+def segment(text: str) -> list[Segment]:
+    """Split ``text`` into sentence segments (character offsets, whitespace trimmed) with their section heading.
+
+    A heading line with no content opens a section that lasts until the next heading or a blank line.
+    """
+    segments: list[Segment] = []
+    section: str | None = None
+    pos = 0
+    for line_no, m in enumerate(_LINE_RE.finditer(text)):
+        if m.start() == m.end():
+            break
+        line_start, line_end = m.start(), m.end()
+        pos = line_end
+        raw = text[line_start:line_end].rstrip("\r\n")
+        if not raw.strip():
+            section = None  # a blank line closes a heading section
+            continue
+        b = _BULLET_RE.match(raw)
+        content_start = line_start + (b.end() if b else 0)
+        content_end = line_start + len(raw)
+        h = _heading_of(text[content_start:content_end])
+        heading_end = None
+        if h is not None:
+            section, rel_end = h
+            heading_end = content_start + rel_end
+        for i, (s, e) in enumerate(_split_line(text, content_start, content_end)):
+            s2 = s + (len(text[s:e]) - len(text[s:e].lstrip()))
+            e2 = e - (len(text[s:e]) - len(text[s:e].rstrip()))
+            if s2 >= e2:
+                continue
+            if i > 0:  # a heading may also start a sentence mid-line ("Seen alone. Views: not obtained")
+                h = _heading_of(text[s2:e2])
+                heading_end = None
+                if h is not None:
+                    section, rel_end = h
+                    heading_end = s2 + rel_end
+            segments.append(Segment(s2, e2, section, heading_end, line_no))
+    del pos
+    return segments
+
+
+if not Doc.has_extension("msp_sections"):
+    Doc.set_extension("msp_sections", default=None)
+
+
+@Language.factory("msp_sentences", default_config={})
+def make_sentences(nlp: Language, name: str):
+    return SentenceSegmenter()
+
+
+class SentenceSegmenter:
+    """spaCy component: sets sentence starts from :func:`segment` and stores the segments in ``doc._.msp_sections``."""
+
+    def __call__(self, doc: Doc) -> Doc:
+        segs = segment(doc.text)
+        starts = set()
+        for seg in segs:
+            span = doc.char_span(seg.start, seg.end, alignment_mode="expand")
+            if span is not None:
+                starts.add(span.start)
+        for tok in doc:
+            tok.is_sent_start = tok.i == 0 or tok.i in starts
+        doc._.msp_sections = segs
+        return doc

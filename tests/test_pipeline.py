@@ -1,0 +1,150 @@
+"""Each evidence label and trigger: positive forms and hard negatives (negated, planned, someone else's)."""
+
+import pytest
+
+from msp_nlp import spec as S
+from msp_nlp.segment import segment
+
+POSITIVE = {
+    S.ADULT_VIEWS: ["Mrs A told me she is frightened of her grandson.",
+                    "Mr B said he is happy with his carers.",
+                    "She became tearful and said 'I just want him to leave me alone'.",
+                    "Appeared relaxed and smiled when her key worker came in.",
+                    "Daughter states mum wants to stay at home."],
+    S.DESIRED_OUTCOME: ["Her desired outcome is to remain at home.", "Mr C wants the money returned.",
+                        "DO: for the visits to stop", "She would like to feel safe."],
+    S.COERCION_EXPLORED: ["Spoke to Mrs D alone in her bedroom.", "Son asked to leave the room.",
+                          "Explored whether anyone controls her money.",
+                          "No indication she is being pressured."],
+    S.CONSENT: ["Mrs E consented to a referral.", "She does not want police involved.",
+                "Proceeding without consent as other residents are at risk."],
+    S.CAPACITY: ["MCA completed: lacks capacity re finances.", "No reason to doubt capacity.",
+                 "Capacity fluctuates, will revisit in the morning."],
+    S.ADVOCACY: ["Referral to Care Act advocate.", "IMCA instructed.", "BSL interpreter booked.",
+                 "Advocacy offered and declined."],
+    S.RISK_DISCUSSED: ["Discussed the risks of letting strangers in.", "She understands the risks and accepts them.",
+                       "Safety plan agreed with Mr F."],
+    S.INFORMED_OF_ACTIONS: ["Explained the s42 process to her.", "Informed Mr G of the outcome.",
+                            "Mrs H invited to the strategy meeting."],
+    S.REFUSAL_EXPLORED: ["Explored her reasons for declining.", "Agreed to visit again next week to revisit.",
+                         "Discussed alternatives after he refused."],
+    S.PARTNER_REFERRAL: ["Reported to police, crime ref 1234/26.", "Referral to district nurses.",
+                         "GP informed."],
+    S.LESS_RESTRICTIVE: ["Considered less restrictive options before a placement.",
+                         "Alternatives to a care home were discussed."],
+    S.OUTCOME_REVIEWED: ["Outcomes fully achieved, Mrs J feels safe now.", "Desired outcome partially met."],
+    S.THIRD_PARTY_HARM: ["Concerns that her son is taking her pension.", "Carer alleged to have slapped him."],
+    S.CAPACITY_CONCERN: ["Mrs K has vascular dementia.", "He has a learning disability.",
+                         "Appeared confused about the day."],
+    S.HELP_DECLINED: ["She declined a package of care.", "Mr L refused the OT assessment."],
+    S.CRIME_ALLEGED: ["Possible theft of £2,000 from her account.", "Alleged sexual assault by a resident."],
+    S.OTHERS_AT_RISK: ["Two children live in the house.", "Other residents may be at risk."],
+    S.POSITION_OF_TRUST: ["Night carer alleged to have hit her.", "Staff member suspended pending enquiry."],
+    S.COMMUNICATION_NEED: ["Mrs M speaks little English.", "He is deaf and uses BSL.",
+                           "She is non-verbal."],
+}
+
+NEGATIVE = {
+    S.ADULT_VIEWS: ["Views not obtained.", "Views of adult: not obtained", "SW to ask Mr X what he wants next visit.",
+                    "Daughter wants mum moved to a home.", "Reported to police.", "I felt she was safe."],
+    S.DESIRED_OUTCOME: ["Desired outcome: N/A", "SW to seek her desired outcome next week.",
+                        "Son said he would like her to go into care.", "Daughter wants mum moved to a home."],
+    S.COERCION_EXPLORED: ["Not seen alone as daughter present throughout.", "SW to see Mrs T alone next week.",
+                          "Needs to be seen alone."],
+    S.CONSENT: ["If she consents we will refer.", "Consent: to follow", "No consent sought."],
+    S.CAPACITY: ["Plan: MCA to be completed.", "Capacity not assessed.", "SW to complete MCA re tenancy."],
+    S.ADVOCACY: ["Will refer to advocacy if she wishes.", "No advocate involved.",
+                 "Should she wish, an advocate can be arranged."],
+    S.RISK_DISCUSSED: ["Risks not discussed with Mrs P.", "SW to discuss risks at next visit."],
+    S.INFORMED_OF_ACTIONS: ["Mrs H not informed of the outcome.", "Datix completed, agency informed."],
+    S.REFUSAL_EXPLORED: ["Reasons for declining not explored."],
+    S.PARTNER_REFERRAL: ["Will refer to police if she agrees.", "Not reported to police."],
+    S.LESS_RESTRICTIVE: ["Less restrictive options not considered."],
+    S.OUTCOME_REVIEWED: ["Outcomes not reviewed.", "Outcome review to be completed at the next visit."],
+    S.THIRD_PARTY_HARM: ["Self-neglect only, no concerns about family."],
+    S.CAPACITY_CONCERN: ["No concerns re capacity."],
+    S.OTHERS_AT_RISK: ["No children in the household."],
+    S.COMMUNICATION_NEED: ["No interpreter needed."],
+}
+
+
+@pytest.mark.parametrize("label,text", [(k, t) for k, ts in POSITIVE.items() for t in ts])
+def test_positive(labels_of, label, text):
+    assert label in labels_of(text), f"{label} not found in {text!r}"
+
+
+@pytest.mark.parametrize("label,text", [(k, t) for k, ts in NEGATIVE.items() for t in ts])
+def test_hard_negative(labels_of, label, text):
+    assert label not in labels_of(text), f"{label} wrongly found in {text!r}"
+
+
+def test_discounted_mentions_have_reasons(analyzer):
+    a = analyzer.analyse("Views of adult: not obtained.\nDaughter wants mum moved to a home.\n"
+                         "SW to ask Mr X what he wants next visit.")
+    reasons = {(d["label"], d["reason"]) for d in a.discounted}
+    assert (S.ADULT_VIEWS, "empty_heading") in reasons
+    assert (S.ADULT_VIEWS, "other_person") in reasons
+    assert (S.ADULT_VIEWS, "hypothetical") in reasons
+    assert not a.evidence
+
+
+def test_heading_section_content_counts(analyzer):
+    a = analyzer.analyse("Desired outcome:\nto stay at home with more help\n\nPlan: review in 4 weeks")
+    ev = [f for f in a.evidence if f.label == S.DESIRED_OUTCOME]
+    assert ev and ev[0].text == "to stay at home with more help"
+
+
+def test_relative_heading_is_not_adult_view(labels_of):
+    assert S.ADULT_VIEWS not in labels_of("Daughter's views: feels mum is not coping and wants a care home.")
+
+
+def test_adult_name_helps_attribute_views(labels_of):
+    text = "Son present. Edna said she wants to stay at home."
+    assert S.ADULT_VIEWS in labels_of(text, adult_name="Mrs Edna Holt;Edna")
+
+
+def test_offsets_point_at_sentence(analyzer):
+    text = "Visit made.\nMrs A told me she is frightened of her grandson. Nothing else."
+    a = analyzer.analyse(text)
+    f = next(f for f in a.evidence if f.label == S.ADULT_VIEWS)
+    assert text[f.start:f.end] == f.text == "Mrs A told me she is frightened of her grandson."
+    assert f.start <= f.cue_start < f.cue_end <= f.end
+    assert 0 < f.score <= 1
+
+
+def test_closing_from_type_or_text(analyzer):
+    assert analyzer.analyse("All actions complete.", note_type="Closure summary").closing
+    assert analyzer.analyse("NFA, case closed.").closing
+    assert not analyzer.analyse("Case remains open.", note_type="S42 enquiry visit").closing
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Mrs. Smith said she is scared. She wants him to leave.",
+     ["Mrs. Smith said she is scared.", "She wants him to leave."]),
+    ("S.42 enquiry opened c/o DN. Seen at home.", ["S.42 enquiry opened c/o DN.", "Seen at home."]),
+    ("Views of adult:\n- wants to stay home\n* scared of son", ["Views of adult:", "wants to stay home", "scared of son"]),
+    ("e.g. her son. Dr. Patel informed", ["e.g. her son.", "Dr. Patel informed"]),
+    ("Joan has Alzheimer's. Daughter visits.", ["Joan has Alzheimer's.", "Daughter visits."]),
+    ("tc from dtr. no concerns. nfa", ["tc from dtr.", "no concerns.", "nfa"]),
+])
+def test_segmentation(text, expected):
+    assert [text[s.start:s.end] for s in segment(text)] == expected
+
+
+def test_segment_headings():
+    segs = segment("Views of adult:\nwants to stay\n\nPlan: review")
+    assert [s.heading for s in segs] == ["views of adult", "views of adult", "plan"]
+
+
+def test_spacy_components_write_span_groups(analyzer):
+    doc = analyzer.nlp(analyzer.make_doc("Spoke to Mrs D alone. Views of adult: not obtained"))
+    assert [s.label_ for s in doc.spans["msp_evidence"]] == [S.COERCION_EXPLORED]
+    assert len(doc.spans["msp_evidence"].attrs["scores"]) == 1
+    assert doc.spans["msp_discounted"].attrs["reasons"] == ["empty_heading"]
+    assert [s.text for s in doc.sents] == ["Spoke to Mrs D alone.", "Views of adult: not obtained"]
+    assert analyzer.nlp.pipe_names == ["msp_sentences", "msp_detector", "msp_context"]
+
+
+def test_every_label_has_rules():
+    from msp_nlp.rules import RAW
+    assert set(RAW) == set(S.ALL_LABELS)
