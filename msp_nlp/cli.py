@@ -41,6 +41,32 @@ def cmd_check(args) -> int:
     return 0
 
 
+def cmd_evaluate(args) -> int:
+    from .corpus import load
+    from .evaluate import evaluate, keyword_system, pipeline_system, to_text, write_report
+    notes = load(args.data)
+    if not notes:
+        print("msp-nlp: error: no annotated notes in the given file(s)", file=sys.stderr)
+        return 2
+    result = evaluate(notes, {"keyword": keyword_system, "pipeline": pipeline_system()})
+    print(to_text(result))
+    if args.out:
+        write_report(result, args.out, title=args.title or f"Evaluation on {', '.join(args.data)}")
+        print(f"\nreport written to {args.out}/evaluation.md and evaluation.json")
+    return 0
+
+
+def cmd_build_corpus(args) -> int:
+    from .corpus import CorpusError, build
+    try:
+        counts = build(args.raw, args.out)
+    except CorpusError as e:
+        print(f"msp-nlp: error: {e}", file=sys.stderr)
+        return 2
+    print(", ".join(f"{k}: {v} notes" for k, v in counts.items()) + f" -> {args.out}/")
+    return 0
+
+
 def cmd_schema(args) -> int:
     print(json.dumps(S.schema(), indent=2))
     return 0
@@ -59,6 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--chunk-size", type=int, default=1000, metavar="N", help="notes per chunk (default 1000)")
     _add_mapping(c)
     c.set_defaults(func=cmd_check)
+
+    e = sub.add_parser("evaluate", help="score the checker (and a keyword baseline) on annotated JSONL")
+    e.add_argument("data", nargs="+", metavar="ANNOTATED", help="annotated JSONL file(s), e.g. data/annotated/test.jsonl")
+    e.add_argument("-o", "--out", metavar="DIR", help="write evaluation.md and evaluation.json here")
+    e.add_argument("--title", help="title of the Markdown report")
+    e.set_defaults(func=cmd_evaluate)
+
+    b = sub.add_parser("build-corpus", help="resolve annotators' quotes to offsets and split by case")
+    b.add_argument("--raw", default="data/raw", help="folder of annotators' JSONL (default data/raw)")
+    b.add_argument("--out", default="data/annotated", help="output folder (default data/annotated)")
+    b.set_defaults(func=cmd_build_corpus)
 
     s = sub.add_parser("schema", help="print the labels, triggers and flags of the spec as JSON")
     s.set_defaults(func=cmd_schema)
