@@ -72,6 +72,11 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"\b" + NEG_INNER + r"(?:wants?|wanted|would (?:like|prefer|rather)|wishe[sd]|hopes?|hoped|is keen|"
          r"asked (?:for|that)|requested|is adamant|was adamant|would be happy)\s+(?:to |that |for |the |him |her |"
          r"them |it |his |her |this |a |an |some |more |help |support |contact |no )"),
+        ("wants_obj", 0.75,
+         r"\b(?:wants?|wanted|would like|wishes) (?:\w+ ){1,2}?(?:to (?:go|leave|stop|move|be|have|get|come|stay|"
+         r"repay|return)|back|returned|gone|out|removed|stopped|arrested|charged|prosecuted)\b|"
+         r"\b(?:does not|doesn't|did not|didn't) want (?:\w+ ){0,3}?(?:to go to prison|in trouble|arrested|"
+         r"prosecuted|charged|to move|to leave|to go into)\b|\bwould accept\b"),
         ("stay", 0.85,
          r"\b(?:wants?|wish(?:es)?|would like|hopes?|desire|determined|adamant|keen)\b[^.]{0,40}?\b(?:stay|remain|"
          r"return|go) (?:at |in )?(?:home|her own home|his own home|in (?:her|his) (?:flat|house|home))\b"),
@@ -88,11 +93,22 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"\bno (?:indication|evidence|sign|suggestion|concerns?|impression)s? (?:of|that|she|he|they)[^.;\n]{0,30}?"
          r"\b(?:pressur\w+|coerc\w+|controll\w+|influenc\w+|forced|intimidat\w+|told what to say)"),
         ("explored", 0.9,
-         r"\b(?:coercion|coercive|pressure[ds]?|pressurised|controll?ed|controlling|control(?:s)? (?:her|his|their)|"
-         r"undue influence|influenced|intimidat\w*|threat\w*|forced|made to|under duress|free to|scared to speak|"
-         r"anyone (?:controls?|manages?|tells? (?:her|him))|fear of repercussions)\b"),
+         r"\b(?:explored|asked (?:her|him|them|if|whether|about)|discussed|checked|considered|enquired|"
+         r"spoke about|talked about|gently asked)\b[^.;\n]{0,50}?\b(?:coerc\w+|pressur\w+|control\w*|influence\w*|"
+         r"threat\w*|forced|made to|scared|afraid|frightened|makes? (?:her|him|them)|free to|duress)\b|"
+         r"\b(?:free to (?:speak|talk)|anyone (?:controls?|manages?|tells? (?:her|him))|undue influence)\b"),
+        ("absent", 0.85,
+         r"\b(?:without (?:\w+ ){0,3}?(?:present|there|in the room)|on (?:her|his|their) own|"
+         r"(?:was|were|had gone|went) (?:out|away|at work|in the toilet|out of the room)|out of the room|"
+         r"left (?:the room|us|so i)|not (?:on (?:the )?(?:ward|site)|in the room|at home|present)|"
+         r"(?:kept|was) away|time with (?:\w+ )?(?:on (?:her|his) own|alone)|private room|side room)\b"),
     ],
     S.CONSENT: [
+        ("agreed", 0.8,
+         r"\b(?:agreed|agrees|accepted|accepts|said yes|was happy for|is happy for|with (?:her|his|their|\w+'s) "
+         r"(?:consent|agreement|permission)|as long as|(?:does not|doesn't|did not|didn't|do not|don't) want "
+         r"(?:\w+ ){0,3}?(?:told|informed|involved|contacted|arrested|in trouble|to know|prosecuted|charged|"
+         r"to be told|knowing))\b"),
         ("consent", 0.9,
          r"\b(?:consent(?:s|ed|ing)?|(?:agreed|agrees|happy) (?:to|for) (?:a |an |the |us |me |sw |information |info |"
          r"details )?(?:referral|refer\w*|share|sharing|information|info|police|contact\w*|speak\w* to|enquiry|s\.?\s?42|"
@@ -132,6 +148,12 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"(?:she|he|they) (?:understands?|understood|accepts?|accepted|is aware of|was aware of) the risks?)\b"),
     ],
     S.INFORMED_OF_ACTIONS: [
+        ("explained", 0.8,
+         r"(?:^|\b(?:i|we|sw)\s+)(?:explained|told (?:her|him|them|\w+) (?:what|that|i|we|about|the|how|why)|"
+         r"(?:read|went) (?:back|through) (?:the )?(?:plan|actions)|gave (?:her|him|them) (?:my|the) "
+         r"(?:card|number|details|leaflet))\b|"
+         r"\b(?:(?:is|was|are|were) (?:made )?aware (?:that|of (?:the|this|what)|i|we|dn|police)|knows (?:that|about|the|i|we)|"
+         r"invited|(?:was|were) told|informed of|feedback (?:to|given)|given (?:a )?copy)\b"),
         ("told", 0.85,
          r"\b(?:(?:explained|informed|advised|told|updated|reassured|made aware|made (?:her|him|them) aware|letter sent|"
          r"wrote|feedback (?:given|provided)|shared the outcome|talked (?:her|him|them) through|went through)\s+"
@@ -155,6 +177,13 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"alternatives?|other options|compromise|trial|agreed to (?:a |an )?(?:trial|shorter|smaller|different))\b"),
     ],
     S.PARTNER_REFERRAL: [
+        ("agencies", 0.8,
+         r"\b(?:action fraud|trading standards|\bts\b (?:informed|referral|fitted|visit)|frs|safe (?:&|and) well|"
+         r"dbs referral|home improvement agency|police (?:investigat\w+|interview\w*|will|are|have|attended|"
+         r"arrested|charged)|arrested|charged with|interviewed (?:by police|under caution)|conditional caution|"
+         r"visit with (?:the )?(?:police|pc|dc|trading standards|ts|dn|gp|ot|housing)|joint visit|"
+         r"attended (?:the )?marac|gp (?:asked|to review|saw|letter|visit|appointment|review)|"
+         r"(?:idva|imca|dn|ot|gp|police) (?:referral|contacted|informed))\b"),
         ("referral", 0.85,
          r"\b(?:referr(?:al|ed)|reported|report made|notified|notification|informed|contacted|liaised|liaise|"
          r"alerted|passed to|shared with|sent to|emailed|joint (?:visit|work|working)|discussed with|"
@@ -192,6 +221,12 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
     ],
     # --- triggers ---
     S.THIRD_PARTY_HARM: [
+        ("harm_obj", 0.75,
+         r"\b(?:grabbed|hit|hits|pushed|slapped|kicked|punched|shouts? at|shouted at|screams? at|threatened|"
+         r"locks|locked|controls|checks|belittles|calls) (?:me|her|him|them)\b|"
+         r"\b(?:has|keeps|holds|took|takes|using|uses) (?:her|his|my) (?:bank )?(?:card|money|pension|phone|benefits)|"
+         r"\brough handling\b|\b(?:financial abuse|neglect|abuse|ill-?treatment|assault) by\b|"
+         r"\bby (?:staff|the carer|a carer|night staff|agency (?:staff|carer)|her carer|his carer)\b"),
         ("rel_harm", 0.85,
          r"\b" + REL + r"s?\b[^.;\n]{0,60}?\b(?:taking|took|takes|stole|steal\w*|hit|hits|hitting|punch\w*|slapp?\w*|"
          r"kick\w*|push\w*|shout\w*|threat\w*|abus\w*|assault\w*|financially|exploit\w*|control\w*|coerc\w*|"
@@ -224,6 +259,11 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"visits?|calls?|support)|not interested in|no longer wants?)\b"),
     ],
     S.CRIME_ALLEGED: [
+        ("more", 0.8,
+         r"\b(?:abh|gbh|s\.?\s?44|ill-?treat\w*|arrested|charged|caution|bail(?:ed)?|financial(?:ly)? abus\w*|"
+         r"rough handling|grip marks|takes? (?:her|his|my) money|has (?:her|his|my) (?:bank )?card|"
+         r"(?:doesn't|does not) get (?:her|his) money|paid £|warrant|vouchers|sexual\w*|restraint|exploit\w*|"
+         r"grabbed|pushed|strangl\w*|threaten\w*|£[\d,]+ (?:transferred|withdrawn|taken|missing))\b"),
         ("crime", 0.85,
          r"\b(?:theft|thefts|stole|stolen|steal\w*|fraud\w*|scam\w*|assault\w*|\bhit\b|punched|slapped|kicked|"
          r"sexual (?:abuse|assault|offence|activity|touching|exploitation)|rape|raped|indecent\w*|hate crime|"
@@ -270,7 +310,8 @@ HEADINGS: list[tuple[re.Pattern, str]] = [
                 r"adult'?s? (?:account|wishes|voice)|(?:her|his|their) (?:account|wishes)|what (?:she|he|they) said)$"),
      S.ADULT_VIEWS),
     (re.compile(r"^(?:(?:adult'?s? |her |his |their )?desired outcomes?|d\.?o\.?|outcomes? (?:wanted|sought|desired)|"
-                r"(?:personal |msp )?outcomes? (?:she|he|they|adult) wants?|what (?:she|he|they) wants?(?: to happen)?|"
+                r"(?:personal |msp )?outcomes? (?:she|he|they|adult) wants?|what [\w' -]{1,20}? (?:wants?|would like)(?: to happen)?|"
+                r"(?:\w+'s )?(?:desired )?outcomes?(?: at start| sought| wanted)?|"
                 r"wishes|outcome(?:s)? sought)$"), S.DESIRED_OUTCOME),
     (re.compile(r"^(?:consent|consent to (?:share|enquiry|referral|s42)|consent given\??|consent obtained\??)$"), S.CONSENT),
     (re.compile(r"^(?:capacity|mca|mental capacity|capacity (?:re|for) \w+)$"), S.CAPACITY),
