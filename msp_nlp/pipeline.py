@@ -3,7 +3,7 @@
 Components (registered factories, usable in any ``spacy.blank("en")`` pipeline):
 
 * ``msp_sentences`` - case-note sentence/section segmentation (:mod:`msp_nlp.segment`);
-* ``msp_detector`` - rule cues for every evidence label and trigger, into ``doc.spans["msp_cues"]``; a trained
+* ``msp_detector`` - rule cues for every evidence label and trigger, into ``doc._.msp_cues``; a trained
   model (see :mod:`msp_nlp.model`, later) adds its own cues with ``source="model"`` beside them;
 * ``msp_context`` - ConText-style decisions (:mod:`msp_nlp.context`); cues that count are merged per label and
   sentence into ``doc.spans["msp_evidence"]`` / ``doc.spans["msp_triggers"]`` (``attrs["scores"]`` parallel to
@@ -95,16 +95,19 @@ class RuleDetector:
         self.min_score = min_score
 
     def __call__(self, doc: Doc) -> Doc:
-        text = doc.text
+        text = _segment.doc_text(doc)
         segs = doc._.msp_sections
         if segs is None:
             segs = _segment.segment(text)
             doc._.msp_sections = segs
         cues: list[Cue] = []
+        lowered = text.lower()
+        if len(lowered) != len(text):  # rare characters whose lower case is longer: keep offsets exact
+            lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
         for p in self.patterns:
             if p.score < self.min_score:
                 continue
-            for m in p.regex.finditer(text):
+            for m in p.regex.finditer(lowered):
                 if m.start() == m.end():
                     continue
                 i = _seg_index(segs, m.start())
@@ -114,13 +117,7 @@ class RuleDetector:
                     continue  # words of a heading ("Consent:") are judged with its content, below
                 cues.append(Cue(p.label, m.start(), min(m.end(), segs[i].end), p.score, p.name, seg=i))
         cues.extend(self._heading_cues(text, segs))
-        doc._.msp_cues = cues
-        group = []
-        for c in cues:
-            sp = doc.char_span(c.start, c.end, label=c.label, alignment_mode="expand")
-            if sp is not None:
-                group.append(sp)
-        doc.spans["msp_cues"] = group
+        doc._.msp_cues = cues  # plain data; the context component turns the ones that count into spans
         return doc
 
     @staticmethod
@@ -177,7 +174,7 @@ class ContextComponent:
     def __call__(self, doc: Doc) -> Doc:
         segs = doc._.msp_sections or []
         adult_re = C._adult_name_re(doc._.msp_adult_name)
-        text = doc.text
+        text = _segment.doc_text(doc)
         for cue in doc._.msp_cues or []:
             if cue.reason is not None or cue.seg < 0:
                 continue
@@ -207,6 +204,7 @@ class ContextComponent:
 
     def findings(self, doc: Doc, labels: Iterable[str]) -> list[Finding]:
         segs = doc._.msp_sections or []
+        text = _segment.doc_text(doc)
         wanted = set(labels)
         best: dict[tuple[str, int], Cue] = {}
         for cue in doc._.msp_cues or []:
@@ -220,7 +218,7 @@ class ContextComponent:
             if cue.score < self.threshold:
                 continue
             seg = segs[i]
-            out.append(Finding(label, seg.start, seg.end, doc.text[seg.start:seg.end], cue.score, cue.start, cue.end))
+            out.append(Finding(label, seg.start, seg.end, text[seg.start:seg.end], cue.score, cue.start, cue.end))
         return out
 
 
@@ -246,6 +244,7 @@ def to_analysis(doc: Doc, note_type: str | None = None, context: "ContextCompone
     disc = []
     seen = set()
     segs = doc._.msp_sections or []
+    text = _segment.doc_text(doc)
     counted = {(f.label, f.start) for f in ev + tr}
     for cue in doc._.msp_cues or []:
         if cue.reason is None or cue.seg < 0:
@@ -257,9 +256,9 @@ def to_analysis(doc: Doc, note_type: str | None = None, context: "ContextCompone
         if key in seen:
             continue
         seen.add(key)
-        disc.append({"label": cue.label, "start": seg.start, "end": seg.end, "text": doc.text[seg.start:seg.end],
+        disc.append({"label": cue.label, "start": seg.start, "end": seg.end, "text": text[seg.start:seg.end],
                      "reason": cue.reason})
-    return NoteAnalysis(ev, tr, disc, is_closing(note_type, doc.text))
+    return NoteAnalysis(ev, tr, disc, is_closing(note_type, text))
 
 
 class Analyzer:

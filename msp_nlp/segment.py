@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy
+from spacy.attrs import IDX, LENGTH, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -120,6 +122,14 @@ if not Doc.has_extension("msp_sections"):
     Doc.set_extension("msp_sections", default=None)
 
 
+def doc_text(doc: Doc) -> str:
+    """``doc.text``, computed once per doc (spaCy rebuilds it from the tokens on every access)."""
+    text = doc.user_data.get("msp_text")
+    if text is None:
+        text = doc.user_data["msp_text"] = doc.text
+    return text
+
+
 @Language.factory("msp_sentences", default_config={})
 def make_sentences(nlp: Language, name: str):
     return SentenceSegmenter()
@@ -129,13 +139,16 @@ class SentenceSegmenter:
     """spaCy component: sets sentence starts from :func:`segment` and stores the segments in ``doc._.msp_sections``."""
 
     def __call__(self, doc: Doc) -> Doc:
-        segs = segment(doc.text)
-        starts = set()
-        for seg in segs:
-            span = doc.char_span(seg.start, seg.end, alignment_mode="expand")
-            if span is not None:
-                starts.add(span.start)
-        for tok in doc:
-            tok.is_sent_start = tok.i == 0 or tok.i in starts
+        segs = segment(doc_text(doc))
         doc._.msp_sections = segs
+        if len(doc) == 0:
+            return doc
+        # Token i starts a sentence if it is the token containing a segment's first character (vectorised).
+        idx = doc.to_array([IDX])
+        ends = idx + doc.to_array([LENGTH])
+        first = numpy.searchsorted(ends, numpy.fromiter((s.start for s in segs), dtype=numpy.int64), side="right")
+        sent = numpy.full(len(doc), -1, dtype=numpy.int64)
+        sent[0] = 1
+        sent[first[first < len(doc)]] = 1
+        doc.from_array([SENT_START], sent.astype(numpy.uint64).reshape(-1, 1))
         return doc

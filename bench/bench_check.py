@@ -1,0 +1,131 @@
+"""Benchmark of the batch checker on a generated export (not a test: speed and memory targets live here).
+
+Generates N synthetic notes of ~150 words (fragments recombined from a phrase bank, fictional names), then measures
+notes/second and peak memory (max RSS of the process that did the work) for:
+
+* the spaCy tokenizer alone on the notes (the ceiling: no pipeline can be faster);
+* a keyword regex pass (the floor: what Ctrl-F does);
+* the full rule pipeline in-process (``Analyzer.analyse_many``) on one process;
+* ``msp-nlp check`` end to end (read CSV, analyse, write all outputs, case level) with 1 and 2 processes.
+
+Usage: python bench/bench_check.py [--notes 100000] [--out bench/out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import re
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PHRASES = [
+    "Visited {n} at home with DN.", "{n} told me she is frightened of her grandson.", "Son present throughout.",
+    "Not seen alone as daughter answered the door and stayed.", "Spoke to {n} alone in the kitchen.",
+    "Her desired outcome is to remain at home with more support.", "Views of adult: not obtained.",
+    "SW to ask {n} what she wants at the next visit.", "Concerns that her son is taking her pension.",
+    "{n} has vascular dementia and appeared confused about the day and time.",
+    "MCA completed re finances: lacks capacity, best interests meeting to follow.",
+    "Referral to IMCA made.", "Reported to police, crime ref 4471/26.", "She declined a package of care.",
+    "Explored her reasons for declining, she worries about the cost.", "GP informed and DN to review the wound.",
+    "Discussed the risks of letting strangers in and a safety plan was agreed with her.",
+    "Explained the s42 process and what happens next.", "Daughter wants mum moved to a care home.",
+    "Property cluttered, no heating, food out of date in the fridge.", "tc from dtr, no concerns, nfa",
+    "Two children live at the address and were present.", "Interpreter booked for next visit, speaks little English.",
+    "Outcomes partially achieved, she feels safer now but still wants contact with her son.",
+    "Strategy meeting held with police, housing and the care provider; actions agreed.",
+    "Care home manager reports the night carer was rough during personal care; carer suspended.",
+    "If she consents we will refer to the IDVA service.", "Less restrictive options were considered before a placement.",
+    "He said he is happy with his carers and does not want any changes.", "Case closed.",
+]
+NAMES = ["Mrs Holt", "Edna", "Mr Shah", "Joan", "Mr Nowak", "Ms Begum", "Derek", "Grace", "Mrs Pike", "Mr Fry"]
+KEYWORDS = re.compile(r"\b(?:said|views|wishes|outcome|wants|alone|consent|capacity|mca|advocate|imca|risk|"
+                      r"explained|declin|refus|referral|police|gp|restrictive|achieved|son|daughter|dementia|theft|"
+                      r"children|carer|interpreter)", re.IGNORECASE)
+
+
+def generate(path: Path, n: int, seed: int = 1) -> float:
+    rnd = random.Random(seed)
+    words = 0
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["note_id", "case_id", "date", "note_type", "text"])
+        for i in range(n):
+            parts = []
+            nw = 0
+            while nw < 140:
+                p = rnd.choice(PHRASES).format(n=rnd.choice(NAMES))
+                parts.append(p)
+                nw += len(p.split())
+            text = (" " if rnd.random() < 0.6 else "\n").join(parts)
+            words += nw
+            w.writerow([f"N{i:07d}", f"C{i // 4:06d}", f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                        rnd.choice(["S42 enquiry visit", "Telephone call", "", "Closure summary"]), text])
+    return words / n
+
+
+def read_texts(path: Path) -> list[str]:
+    with open(path, encoding="utf-8") as f:
+        return [r["text"] for r in csv.DictReader(f)]
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def child_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--notes", type=int, default=100_000)
+    ap.add_argument("--sample", type=int, default=20_000, help="notes for the in-process measurements")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "out"))
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    src = out / "notes.csv"
+    avg_words = generate(src, args.notes)
+    print(f"generated {args.notes} notes, {avg_words:.0f} words on average, {src.stat().st_size / 1e6:.0f} MB")
+
+    texts = read_texts(src)[: args.sample]
+    import spacy
+
+    from msp_nlp.pipeline import Analyzer
+    nlp = spacy.blank("en")
+    results = []
+    t = timed(lambda: [nlp.make_doc(x) for x in texts])
+    results.append(("spaCy tokenizer only (ceiling)", len(texts) / t, None))
+    t = timed(lambda: [KEYWORDS.findall(x) for x in texts])
+    results.append(("keyword regex pass (floor)", len(texts) / t, None))
+    an = Analyzer()
+    t = timed(lambda: list(an.analyse_many((x, None, None) for x in texts)))
+    results.append(("full rule pipeline, in-process, 1 process", len(texts) / t, None))
+
+    exe = [sys.executable, "-m", "msp_nlp", "check", str(src)]
+    for n_proc in (1, 2):
+        before = child_peak_mb()
+        t = timed(lambda: subprocess.run(exe + ["-o", str(out / f"check{n_proc}"), "--n-process", str(n_proc)],
+                                         check=True, stdout=subprocess.DEVNULL))
+        results.append((f"msp-nlp check end to end, {args.notes} notes, --n-process {n_proc}", args.notes / t,
+                        max(child_peak_mb(), before)))
+
+    lines = ["| what | notes/s | peak RSS (MB) |", "|---|---:|---:|"]
+    for name, rate, mem in results:
+        lines.append(f"| {name} | {rate:,.0f} | {'' if mem is None else f'{mem:,.0f}'} |")
+    print("\n".join(lines))
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
