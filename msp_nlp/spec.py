@@ -8,7 +8,7 @@ else in the package imports these constants.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Mapping
 
 SPEC_VERSION = "msp-evidence/1"
 
@@ -206,4 +206,3 @@ def schema() -> dict:
     }
 
 
-RuleFn = Callable[[set[str]], bool]
