@@ -82,24 +82,29 @@ def _analyses(chunks: Iterable[list[Record | RowError]], n_process: int
 
 # --- output ----------------------------------------------------------------------------------------------------------
 
-def note_record(rec: Record, analysis: NoteAnalysis) -> dict:
-    return {
-        "note_id": rec.note_id,
-        "case_id": rec.case_id,
-        "source": rec.source,
-        "row": rec.row,
+def note_result(note_id: str, case_id: str | None, analysis: NoteAnalysis, **extra) -> dict:
+    """The public shape of one checked note (a line of ``notes.jsonl``; also what the service returns)."""
+    out = {
+        "note_id": note_id,
+        "case_id": case_id,
         "evidence": [f.as_dict() for f in analysis.evidence],
         "triggers": [f.as_dict() for f in analysis.triggers],
         "flags": note_flags(analysis),
         "closing": analysis.closing,
         "discounted": analysis.discounted,
-        "html_stripped": rec.html_stripped,
-        "warnings": rec.warnings,
     }
+    out.update(extra)
+    return out
 
 
-def _compact(analysis: NoteAnalysis) -> str:
-    """A text-free summary of a note for the case level (no note text is written to the temp store)."""
+def note_record(rec: Record, analysis: NoteAnalysis) -> dict:
+    return note_result(rec.note_id, rec.case_id, analysis, source=rec.source, row=rec.row,
+                       html_stripped=rec.html_stripped, warnings=rec.warnings)
+
+
+def summary_json(analysis: NoteAnalysis) -> str:
+    """A text-free summary of a note's findings (labels, offsets, scores, discounted reasons, closing), for stores
+    that must never hold note text: the batch's case-level temp table and the service's case store."""
     return json.dumps({
         "e": [[f.label, f.start, f.end, f.score] for f in analysis.evidence],
         "t": [[f.label, f.start, f.end, f.score] for f in analysis.triggers],
@@ -108,8 +113,10 @@ def _compact(analysis: NoteAnalysis) -> str:
     })
 
 
-def _from_compact(s: str) -> NoteAnalysis:
+def analysis_from_summary(s: str) -> NoteAnalysis:
+    """Inverse of :func:`summary_json` (sentence texts are empty: they were never stored)."""
     d = json.loads(s)
+
     def mk(x):
         return Finding(x[0], x[1], x[2], "", x[3], x[1], x[2])
     return NoteAnalysis([mk(x) for x in d["e"]], [mk(x) for x in d["t"]],
@@ -167,7 +174,7 @@ def run_check(inputs: Sequence[str | Path], outdir: str | Path, mapping: ColumnM
                     wc.writerow([item.note_id, item.case_id or "", item.source, item.row, int(analysis.closing)] +
                                 _bits(analysis.labels(), fl))
                     case_id = item.case_id or item.note_id
-                    rows.append((order, case_id, item.note_id, item.date, _compact(analysis)))
+                    rows.append((order, case_id, item.note_id, item.date, summary_json(analysis)))
                     order += 1
                     summary.notes += 1
                 db.executemany("INSERT INTO n VALUES (?,?,?,?,?)", rows)
@@ -209,5 +216,5 @@ def _write_cases(db: sqlite3.Connection, out: Path, summary: CheckSummary) -> No
             if case_id != current:
                 flush()
                 current, notes = case_id, []
-            notes.append(NoteFindings(note_id, _from_compact(s), date, order))
+            notes.append(NoteFindings(note_id, analysis_from_summary(s), date, order))
         flush()
