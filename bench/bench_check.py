@@ -1,6 +1,6 @@
 """Benchmark of the batch checker on a generated export (not a test: speed and memory targets live here).
 
-Generates N synthetic notes of ~150 words (fragments recombined from a phrase bank, fictional names), then measures
+Generates N synthetic notes of ~150 words (sentences of the annotated train split, recombined), then measures
 notes/second and peak memory (max RSS of the process that did the work) for:
 
 * the spaCy tokenizer alone on the notes (the ceiling: no pipeline can be faster);
@@ -26,26 +26,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PHRASES = [
-    "Visited {n} at home with DN.", "{n} told me she is frightened of her grandson.", "Son present throughout.",
-    "Not seen alone as daughter answered the door and stayed.", "Spoke to {n} alone in the kitchen.",
-    "Her desired outcome is to remain at home with more support.", "Views of adult: not obtained.",
-    "SW to ask {n} what she wants at the next visit.", "Concerns that her son is taking her pension.",
-    "{n} has vascular dementia and appeared confused about the day and time.",
-    "MCA completed re finances: lacks capacity, best interests meeting to follow.",
-    "Referral to IMCA made.", "Reported to police, crime ref 4471/26.", "She declined a package of care.",
-    "Explored her reasons for declining, she worries about the cost.", "GP informed and DN to review the wound.",
-    "Discussed the risks of letting strangers in and a safety plan was agreed with her.",
-    "Explained the s42 process and what happens next.", "Daughter wants mum moved to a care home.",
-    "Property cluttered, no heating, food out of date in the fridge.", "tc from dtr, no concerns, nfa",
-    "Two children live at the address and were present.", "Interpreter booked for next visit, speaks little English.",
-    "Outcomes partially achieved, she feels safer now but still wants contact with her son.",
-    "Strategy meeting held with police, housing and the care provider; actions agreed.",
-    "Care home manager reports the night carer was rough during personal care; carer suspended.",
-    "If she consents we will refer to the IDVA service.", "Less restrictive options were considered before a placement.",
-    "He said he is happy with his carers and does not want any changes.", "Case closed.",
-]
 NAMES = ["Mrs Holt", "Edna", "Mr Shah", "Joan", "Mr Nowak", "Ms Begum", "Derek", "Grace", "Mrs Pike", "Mr Fry"]
+
+
+def sentence_bank() -> list[str]:
+    """Sentences of the annotated train split (fictional notes written for this project): realistic wording and cue
+    density, recombined so that every generated note is new."""
+    from msp_nlp.corpus import load
+    from msp_nlp.segment import segment
+    bank = []
+    for n in load(ROOT / "data" / "annotated" / "train.jsonl"):
+        bank += [n.text[s.start:s.end] for s in segment(n.text)]
+    return bank
+
+
 KEYWORDS = re.compile(r"\b(?:said|views|wishes|outcome|wants|alone|consent|capacity|mca|advocate|imca|risk|"
                       r"explained|declin|refus|referral|police|gp|restrictive|achieved|son|daughter|dementia|theft|"
                       r"children|carer|interpreter)", re.IGNORECASE)
@@ -53,6 +47,7 @@ KEYWORDS = re.compile(r"\b(?:said|views|wishes|outcome|wants|alone|consent|capac
 
 def generate(path: Path, n: int, seed: int = 1) -> float:
     rnd = random.Random(seed)
+    bank = sentence_bank()
     words = 0
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -61,7 +56,7 @@ def generate(path: Path, n: int, seed: int = 1) -> float:
             parts = []
             nw = 0
             while nw < 140:
-                p = rnd.choice(PHRASES).format(n=rnd.choice(NAMES))
+                p = rnd.choice(bank)
                 parts.append(p)
                 nw += len(p.split())
             text = (" " if rnd.random() < 0.6 else "\n").join(parts)

@@ -20,6 +20,7 @@ Modifiers (all within the cue's sentence, stopping at a clause terminator):
 
 from __future__ import annotations
 
+import bisect
 import re
 
 from . import rules as R
@@ -98,15 +99,6 @@ def _blank_quotes(s: str) -> str:
     return _QUOTED.sub(lambda m: " " * len(m.group(0)), s)
 
 
-def _clause_before(sent_text: str, rel_start: int) -> str:
-    """Text from the last clause terminator before ``rel_start`` to ``rel_start``."""
-    head = sent_text[:rel_start]
-    last = 0
-    for m in _TERMINATOR.finditer(head):
-        last = m.end()
-    return head[last:]
-
-
 def _clause_after(sent_text: str, rel_end: int) -> str:
     tail = sent_text[rel_end:]
     m = _TERMINATOR.search(tail)
@@ -131,20 +123,51 @@ def _adult_name_re(adult_name: str | None) -> re.Pattern | None:
     return re.compile(r"\b(?:" + "|".join(sorted(set(names), key=len, reverse=True)) + r")\b", re.IGNORECASE)
 
 
-def experiencer(sent_text: str, rel_start: int, adult_re: re.Pattern | None) -> str:
+class Sentence:
+    """Modifier cues of one sentence, found once and shared by all the cues in it."""
+
+    __slots__ = ("text", "terminators", "adult_re", "_refs", "conditional", "done")
+
+    def __init__(self, text: str, adult_re: re.Pattern | None):
+        self.text = text
+        self.terminators = [m.end() for m in _TERMINATOR.finditer(text)]
+        self.adult_re = adult_re
+        self._refs = None
+        self.conditional = bool(_CONDITIONAL_SENTENCE.match(text))
+        self.done = None
+
+    @property
+    def refs(self) -> list[tuple[int, int, str]]:
+        """People mentioned in the sentence (quoted speech blanked out), by end offset."""
+        if self._refs is None:
+            blanked = _blank_quotes(self.text)
+            refs: list[tuple[int, int, str]] = []
+            for rx, kind in ((_ADULT_REF, "adult"), (_OTHER_REF, "other"), (_PRACTITIONER_REF, "practitioner")):
+                refs += [(m.start(), m.end(), kind) for m in rx.finditer(blanked)]
+            if self.adult_re is not None:
+                refs += [(m.start(), m.end(), "adult") for m in self.adult_re.finditer(blanked)]
+            # Nearest reference wins; for ties (same end), prefer the adult's name over a generic word inside it.
+            refs.sort(key=lambda r: (r[1], r[2] == "adult"))
+            self._refs = refs
+        return self._refs
+
+    def clause_start(self, pos: int) -> int:
+        """Offset after the last clause terminator that ends at or before ``pos``."""
+        i = bisect.bisect_right(self.terminators, pos)
+        return self.terminators[i - 1] if i else 0
+
+    def is_done(self) -> bool:
+        if self.done is None:
+            self.done = bool(_DONE.search(self.text))
+        return self.done
+
+
+def experiencer(sent: Sentence, rel_start: int) -> str:
     """Whose is the cue at ``rel_start``: 'adult', 'other' or 'practitioner' (nearest person before it)."""
-    head = _blank_quotes(sent_text[:rel_start])
-    refs: list[tuple[int, int, str]] = []
-    for rx, kind in ((_ADULT_REF, "adult"), (_OTHER_REF, "other"), (_PRACTITIONER_REF, "practitioner")):
-        for m in rx.finditer(head):
-            refs.append((m.start(), m.end(), kind))
-    if adult_re is not None:
-        for m in adult_re.finditer(head):
-            refs.append((m.start(), m.end(), "adult"))
+    head = sent.text[:rel_start]
+    refs = [r for r in sent.refs if r[1] <= rel_start]
     if not refs:
         return "adult"
-    # Nearest reference wins; for ties (same end), prefer the adult's name over a generic word inside it.
-    refs.sort(key=lambda r: (r[1], r[2] == "adult"))
     start, end, kind = refs[-1]
     # "Daughter feels mum should move and wants ...": a reference followed by its own verb phrase and "and" is
     # not the subject of the cue; the subject is the one before it.
@@ -156,8 +179,7 @@ def experiencer(sent_text: str, rel_start: int, adult_re: re.Pattern | None) -> 
         kind = "adult"  # lower-case "i" is usually not the writer in these notes
     if kind == "adult" and _PRONOUN.match(head[start:end]):
         # "Daughter said she wants mum moved": a pronoun after another person speaking is that person.
-        earlier = [r for r in refs if r[1] <= start]
-        explicit = [r for r in earlier if not _PRONOUN.match(head[r[0]:r[1]])]
+        explicit = [r for r in refs if r[1] <= start and not _PRONOUN.match(head[r[0]:r[1]])]
         if explicit:
             s0, e0, k0 = explicit[-1]
             if k0 == "other" and _SPEAKER_VERB.match(head[e0:]):
@@ -165,31 +187,34 @@ def experiencer(sent_text: str, rel_start: int, adult_re: re.Pattern | None) -> 
     return kind
 
 
-def classify(label: str, pattern_name: str, cue_start: int, cue_end: int, sent_start: int, sent_text: str,
-             heading: str | None, adult_re: re.Pattern | None) -> str | None:
-    """Return the reason a cue is discounted, or None if it counts."""
-    rs, re_ = cue_start - sent_start, cue_end - sent_start
-    before = _clause_before(sent_text, rs)
-    after = _clause_after(sent_text, re_)
+def classify(label: str, pattern_name: str, rs: int, re_: int, sent: Sentence, heading: str | None,
+             adult_re: re.Pattern | None) -> str | None:
+    """Return the reason the cue at sentence offsets [rs, re_) is discounted, or None if it counts."""
+    text = sent.text
+    cs = sent.clause_start(rs)
+    after = _clause_after(text, re_)
+    before = text[cs:rs]
     if _NEG_PRE.search(before) or _NEG_POST.search(after):
         return "negated"
     if (label, pattern_name) not in FUTURE_OK:
         if _HYPO_PRE.search(before) or _HYPO_POST.search(after):
             return "hypothetical"
-        if heading and R.PLAN_HEADING_RE.match(heading) and not _DONE.search(sent_text):
+        if heading and R.PLAN_HEADING_RE.match(heading) and not sent.is_done():
             return "hypothetical"
-    if (label, pattern_name) not in FUTURE_OK and _CONDITIONAL_SENTENCE.match(sent_text):
-        return "hypothetical"
+        if sent.conditional:
+            return "hypothetical"
     if label in PERSON_CENTRED:
-        who = experiencer(sent_text, rs, adult_re)
-        if (who == "adult" and label == S.ADULT_VIEWS and pattern_name == "speech"
-                and _NEEDS_SUBJECT.match(sent_text[rs:re_].split()[0] if sent_text[rs:re_].split() else "")
-                and not (_ADULT_REF.search(before) or (adult_re and adult_re.search(before)))):
-            return "practitioner"
-        if who == "adult" and heading and R.OTHER_HEADING_RE.search(heading):
-            # In a section headed by someone else's view, the adult must be named explicitly.
-            if not (_ADULT_REF.search(before) and not _PRONOUN.match(_ADULT_REF.search(before).group(0))):
-                return "other_person"
+        who = experiencer(sent, rs)
+        if who == "adult":
+            named = [r for r in sent.refs if cs <= r[0] and r[1] <= rs and r[2] == "adult"]
+            if (label == S.ADULT_VIEWS and pattern_name == "speech" and not named
+                    and _NEEDS_SUBJECT.match(text[rs:re_].split()[0] if text[rs:re_].split() else "")):
+                return "practitioner"
+            if heading and R.OTHER_HEADING_RE.search(heading):
+                # In a section headed by someone else's view, the adult must be named explicitly.
+                m = _ADULT_REF.search(before)
+                if not (m and not _PRONOUN.match(m.group(0))):
+                    return "other_person"
         if who == "other":
             return "other_person"
         if who == "practitioner":

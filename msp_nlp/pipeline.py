@@ -91,7 +91,8 @@ class RuleDetector:
     """Finds rule cues for every label: folded regex patterns per label, plus heading sections."""
 
     def __init__(self, min_score: float = 0.0):
-        self.patterns = R.compile_patterns()
+        self.patterns = [p for p in R.compile_patterns() if p.score >= min_score]
+        self.dispatcher = R.Dispatcher(self.patterns)
         self.min_score = min_score
 
     def __call__(self, doc: Doc) -> Doc:
@@ -104,18 +105,13 @@ class RuleDetector:
         lowered = text.lower()
         if len(lowered) != len(text):  # rare characters whose lower case is longer: keep offsets exact
             lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
-        for p in self.patterns:
-            if p.score < self.min_score:
+        for p, m in self.dispatcher.finditer(lowered):
+            i = _seg_index(segs, m.start())
+            if i < 0:
                 continue
-            for m in p.regex.finditer(lowered):
-                if m.start() == m.end():
-                    continue
-                i = _seg_index(segs, m.start())
-                if i < 0:
-                    continue
-                if segs[i].heading_end is not None and m.start() < segs[i].heading_end:
-                    continue  # words of a heading ("Consent:") are judged with its content, below
-                cues.append(Cue(p.label, m.start(), min(m.end(), segs[i].end), p.score, p.name, seg=i))
+            if segs[i].heading_end is not None and m.start() < segs[i].heading_end:
+                continue  # words of a heading ("Consent:") are judged with its content, below
+            cues.append(Cue(p.label, m.start(), min(m.end(), segs[i].end), p.score, p.name, seg=i))
         cues.extend(self._heading_cues(text, segs))
         doc._.msp_cues = cues  # plain data; the context component turns the ones that count into spans
         return doc
@@ -175,16 +171,27 @@ class ContextComponent:
         segs = doc._.msp_sections or []
         adult_re = C._adult_name_re(doc._.msp_adult_name)
         text = _segment.doc_text(doc)
-        for cue in doc._.msp_cues or []:
+        # Best cue first per label and sentence: once one counts, the others there cannot change the finding.
+        settled: set[tuple[str, int]] = set()
+        sentences: dict[int, C.Sentence] = {}
+        for cue in sorted(doc._.msp_cues or [], key=lambda c: -c.score):
             if cue.reason is not None or cue.seg < 0:
                 continue
+            if (cue.label, cue.seg) in settled:
+                continue
             seg = segs[cue.seg]
-            cue.reason = C.classify(cue.label, cue.pattern, cue.start, cue.end, seg.start, text[seg.start:seg.end],
+            sent = sentences.get(cue.seg)
+            if sent is None:
+                sent = sentences[cue.seg] = C.Sentence(text[seg.start:seg.end], adult_re)
+            cue.reason = C.classify(cue.label, cue.pattern, cue.start - seg.start, cue.end - seg.start, sent,
                                     seg.heading, adult_re)
+            if cue.reason is None:
+                settled.add((cue.label, cue.seg))
         ev, trig, disc = [], [], []
         for group_name, labels, bucket in (("msp_evidence", S.EVIDENCE_LABELS, ev), ("msp_triggers", S.TRIGGERS, trig)):
             spans, scores = [], []
-            for f in self.findings(doc, labels):
+            bucket.extend(self.findings(doc, labels))
+            for f in bucket:
                 sp = doc.char_span(f.start, f.end, label=f.label, alignment_mode="expand")
                 if sp is not None:
                     spans.append(sp)
@@ -200,6 +207,7 @@ class ContextComponent:
                     reasons.append(cue.reason)
         doc.spans["msp_discounted"] = disc
         doc.spans["msp_discounted"].attrs["reasons"] = reasons
+        doc.user_data["msp_findings"] = (ev, trig)
         return doc
 
     def findings(self, doc: Doc, labels: Iterable[str]) -> list[Finding]:
@@ -238,9 +246,11 @@ def is_closing(note_type: str | None, text: str) -> bool:
 
 def to_analysis(doc: Doc, note_type: str | None = None, context: "ContextComponent | None" = None) -> NoteAnalysis:
     """Plain-data findings of a processed doc (``context``: the pipeline's ``msp_context`` component)."""
-    comp = context or ContextComponent()
-    ev = comp.findings(doc, S.EVIDENCE_LABELS)
-    tr = comp.findings(doc, S.TRIGGERS)
+    if "msp_findings" in doc.user_data:
+        ev, tr = doc.user_data["msp_findings"]
+    else:
+        comp = context or ContextComponent()
+        ev, tr = comp.findings(doc, S.EVIDENCE_LABELS), comp.findings(doc, S.TRIGGERS)
     disc = []
     seen = set()
     segs = doc._.msp_sections or []
@@ -270,6 +280,7 @@ class Analyzer:
 
     def make_doc(self, text: str, adult_name: str | None = None) -> Doc:
         doc = self.nlp.make_doc(text)
+        doc.user_data["msp_text"] = text  # the tokenizer is non-destructive: doc.text == text
         doc._.msp_adult_name = adult_name
         return doc
 

@@ -148,3 +148,27 @@ def test_spacy_components_write_span_groups(analyzer):
 def test_every_label_has_rules():
     from msp_nlp.rules import RAW
     assert set(RAW) == set(S.ALL_LABELS)
+
+
+def test_dispatcher_finds_exactly_what_plain_regex_finds():
+    """The prefix dispatcher is an optimisation only: same matches as running every pattern over the text."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from msp_nlp.rules import Dispatcher, compile_patterns
+    pats = compile_patterns()
+    d = Dispatcher(pats)
+    words = ["she", "said", "don't", "want", "to", "go", "home", "i", "explained", "the", "s42", "process", "son",
+             "took", "her", "money", "seen", "alone", "mca", "no", "reason", "to", "doubt", "capacity", "'",
+             "\"i am scared\"", "dn", "informed", "gp", ".", ",", "\n", "-", "c/o", "outcomes", "partially", "met",
+             "would", "like", "desired", "outcome:", "carer", "hit", "him", "declined", "interpreter", "deaf"]
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.sampled_from(words), max_size=40))
+    def check(ws):
+        text = " ".join(ws)
+        plain = sorted((p.label, p.name, m.start(), m.end()) for p in pats for m in p.regex.finditer(text)
+                       if m.end() > m.start())
+        fast = sorted((p.label, p.name, m.start(), m.end()) for p, m in d.finditer(text))
+        assert plain == fast
+    check()
