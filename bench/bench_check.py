@@ -17,7 +17,6 @@ import argparse
 import csv
 import random
 import re
-import resource
 import subprocess
 import sys
 import time
@@ -77,8 +76,15 @@ def timed(fn):
     return time.perf_counter() - t0
 
 
-def child_peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+_PEAK = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
+def run_measured(cmd: list[str]) -> tuple[float, float]:
+    """Run ``cmd`` in a fresh wrapper process: (seconds, peak RSS in MB of its largest process)."""
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", _PEAK] + cmd, check=True, capture_output=True, text=True)
+    return time.perf_counter() - t0, int(r.stdout.strip()) / 1024
 
 
 def main() -> None:
@@ -103,19 +109,24 @@ def main() -> None:
     results.append(("spaCy tokenizer only (ceiling)", len(texts) / t, None))
     t = timed(lambda: [KEYWORDS.findall(x) for x in texts])
     results.append(("keyword regex pass (floor)", len(texts) / t, None))
-    an = Analyzer()
+    an = Analyzer(model=None)
     t = timed(lambda: list(an.analyse_many((x, None, None) for x in texts)))
     results.append(("full rule pipeline, in-process, 1 process", len(texts) / t, None))
+    am = Analyzer()
+    if am.model is not None:
+        t = timed(lambda: list(am.analyse_many((x, None, None) for x in texts)))
+        results.append((f"rules + model {am.model_version}, in-process, 1 process", len(texts) / t, None))
 
     exe = [sys.executable, "-m", "msp_nlp", "check", str(src)]
-    for n_proc in (1, 2):
-        before = child_peak_mb()
-        t = timed(lambda: subprocess.run(exe + ["-o", str(out / f"check{n_proc}"), "--n-process", str(n_proc)],
-                                         check=True, stdout=subprocess.DEVNULL))
-        results.append((f"msp-nlp check end to end, {args.notes} notes, --n-process {n_proc}", args.notes / t,
-                        max(child_peak_mb(), before)))
+    runs = [("--no-model", "rules only")] + ([("", f"rules + model {am.model_version}")] if am.model else [])
+    for flag, what in runs:
+        for n_proc in (1, 2):
+            cmd = exe + ["-o", str(out / f"check{n_proc}"), "--n-process", str(n_proc)] + ([flag] if flag else [])
+            t, peak = run_measured(cmd)
+            results.append((f"msp-nlp check end to end ({what}), {args.notes} notes, --n-process {n_proc}",
+                            args.notes / t, peak))
 
-    lines = ["| what | notes/s | peak RSS (MB) |", "|---|---:|---:|"]
+    lines = ["| what | notes/s | peak RSS of the largest process (MB) |", "|---|---:|---:|"]
     for name, rate, mem in results:
         lines.append(f"| {name} | {rate:,.0f} | {'' if mem is None else f'{mem:,.0f}'} |")
     print("\n".join(lines))

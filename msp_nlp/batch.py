@@ -19,14 +19,15 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from . import spec as S
+from .feedback import CASE_REVIEWER_COLUMNS, REVIEWER_COLUMNS
 from .flags import NoteFindings, case_result, note_flags
 from .io import ColumnMapping, Record, RowError, read_records
 from .pipeline import Analyzer, Finding, NoteAnalysis
 
 NOTE_CSV_COLUMNS = (["note_id", "case_id", "source", "row", "closing"] + list(S.EVIDENCE_LABELS) +
-                    list(S.TRIGGERS) + list(S.FLAG_CODES))
+                    list(S.TRIGGERS) + list(S.FLAG_CODES) + list(REVIEWER_COLUMNS))
 CASE_CSV_COLUMNS = (["case_id", "n_notes", "closing"] + list(S.EVIDENCE_LABELS) + list(S.TRIGGERS) +
-                    list(S.FLAG_CODES))
+                    list(S.FLAG_CODES) + list(CASE_REVIEWER_COLUMNS))
 ERROR_CSV_COLUMNS = ["source", "row", "note_id", "field", "reason"]
 
 
@@ -45,9 +46,9 @@ class CheckSummary:
 _ANALYZER: Analyzer | None = None
 
 
-def _init_worker() -> None:
+def _init_worker(model: str | None = "default") -> None:
     global _ANALYZER
-    _ANALYZER = Analyzer()
+    _ANALYZER = Analyzer(model=model)
 
 
 def _analyse_chunk(items: list[tuple[str, str | None, str | None]]) -> list[NoteAnalysis]:
@@ -55,19 +56,19 @@ def _analyse_chunk(items: list[tuple[str, str | None, str | None]]) -> list[Note
     return list(_ANALYZER.analyse_many(items))
 
 
-def _analyses(chunks: Iterable[list[Record | RowError]], n_process: int
+def _analyses(chunks: Iterable[list[Record | RowError]], n_process: int, model: str | None = "default"
               ) -> Iterator[tuple[list[Record | RowError], list[NoteAnalysis]]]:
     """Yield each chunk with the analyses of its records (in order), in one or several processes."""
     def work(chunk):
         return [(r.text, r.note_type, r.adult_name) for r in chunk if isinstance(r, Record)]
 
     if n_process <= 1:
-        _init_worker()
+        _init_worker(model)
         for chunk in chunks:
             yield chunk, _analyse_chunk(work(chunk))
         return
     ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    with ctx.Pool(n_process, initializer=_init_worker) as pool:
+    with ctx.Pool(n_process, initializer=_init_worker, initargs=(model,)) as pool:
         # Keep a bounded number of chunks in flight so memory stays bounded.
         pending: list = []
         it = iter(chunks)
@@ -97,9 +98,15 @@ def note_result(note_id: str, case_id: str | None, analysis: NoteAnalysis, **ext
     return out
 
 
-def note_record(rec: Record, analysis: NoteAnalysis) -> dict:
-    return note_result(rec.note_id, rec.case_id, analysis, source=rec.source, row=rec.row,
-                       html_stripped=rec.html_stripped, warnings=rec.warnings)
+def note_record(rec: Record, analysis: NoteAnalysis, include_text: bool = False) -> dict:
+    """A line of ``notes.jsonl``. The note's date, type, author and team are always there (for the reviewer
+    report); its full text only with ``include_text`` (case notes are special-category data)."""
+    out = note_result(rec.note_id, rec.case_id, analysis, source=rec.source, row=rec.row,
+                      html_stripped=rec.html_stripped, warnings=rec.warnings)
+    out.update({"date": rec.date, "note_type": rec.note_type, "author": rec.author, "team": rec.team})
+    if include_text:
+        out["text"] = rec.text
+    return out
 
 
 def summary_json(analysis: NoteAnalysis) -> str:
@@ -130,9 +137,11 @@ def _bits(labels: set[str], flags: set[str]) -> list[int]:
 
 def run_check(inputs: Sequence[str | Path], outdir: str | Path, mapping: ColumnMapping | None = None, *,
               n_process: int = 1, chunk_size: int = 1000, encoding: str | None = None,
-              progress: bool | None = None) -> CheckSummary:
+              progress: bool | None = None, include_text: bool = False,
+              model: str | None = "default") -> CheckSummary:
     """Check every note of ``inputs`` and write the results to ``outdir``. Raises :class:`InputError` on unusable
-    input (before anything is written where possible)."""
+    input (before anything is written where possible). ``include_text`` adds each note's full text to
+    ``notes.jsonl`` (off by default: case notes are special-category data; the reviewer report needs it)."""
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     summary = CheckSummary(outdir=str(out))
@@ -157,7 +166,7 @@ def run_check(inputs: Sequence[str | Path], outdir: str | Path, mapping: ColumnM
             wc.writerow(NOTE_CSV_COLUMNS)
             we.writerow(ERROR_CSV_COLUMNS)
             order = 0
-            for chunk, analyses in _analyses(chunks, n_process):
+            for chunk, analyses in _analyses(chunks, n_process, model):
                 ai = iter(analyses)
                 rows = []
                 for item in chunk:
@@ -166,13 +175,13 @@ def run_check(inputs: Sequence[str | Path], outdir: str | Path, mapping: ColumnM
                         summary.errors += 1
                         continue
                     analysis = next(ai)
-                    rec = note_record(item, analysis)
+                    rec = note_record(item, analysis, include_text)
                     fj.write(json.dumps(rec, ensure_ascii=False) + "\n")
                     fl = {f["code"] for f in rec["flags"]}
                     for c in fl:
                         summary.flags[c] += 1
                     wc.writerow([item.note_id, item.case_id or "", item.source, item.row, int(analysis.closing)] +
-                                _bits(analysis.labels(), fl))
+                                _bits(analysis.labels(), fl) + [""] * len(REVIEWER_COLUMNS))
                     case_id = item.case_id or item.note_id
                     rows.append((order, case_id, item.note_id, item.date, summary_json(analysis)))
                     order += 1
@@ -209,7 +218,7 @@ def _write_cases(db: sqlite3.Connection, out: Path, summary: CheckSummary) -> No
             for c in codes:
                 summary.case_flags[c] += 1
             wc.writerow([res.case_id, len(res.note_ids), int(res.closing)] +
-                        _bits(set(res.evidence) | set(res.triggers), codes))
+                        _bits(set(res.evidence) | set(res.triggers), codes) + [""] * len(CASE_REVIEWER_COLUMNS))
             summary.cases += 1
 
         for case_id, order, note_id, date, s in cur:

@@ -34,20 +34,20 @@ FUTURE_OK = frozenset({(S.REFUSAL_EXPLORED, "followup")})
 _TERMINATOR = re.compile(
     r"[,;:()]|\s-\s|\b(?:but|however|although|though|whereas|except|because|as|since|so|which|who|whilst|while|"
     r"then|and (?:she|he|they|i|we|sw|mrs|mr|ms)|after|before|when|until)\b",
-    re.IGNORECASE)
+    )
 
 _NEG_PRE = re.compile(
     r"\b(?:not|no|nil|never|without|unable to|could not|couldn't|can't|cannot|did not|didn't|has not|hasn't|"
     r"have not|haven't|was not|wasn't|were not|weren't|no evidence (?:of|that)|no record (?:of|that)|failed to|"
     r"yet to|lack of|absence of|neither|nor|no one|nobody|too (?:unwell|confused|distressed) to)\b",
-    re.IGNORECASE)
+    )
 _NEG_POST = re.compile(
     r"^\W{0,3}(?:\w+\W+){0,3}?(?:(?:was|were|has|have|had)\s+)?(?:not|n't|never)\s+(?:been\s+)?"
     r"(?:obtained|recorded|done|completed|sought|asked|explored|discussed|possible|assessed|considered|gathered|"
     r"established|known|seen|offered|arranged|made|given|clear|ascertained|undertaken|carried out|happened|"
     r"able|available|present|requested)\b"
     r"|^\W{0,3}(?:n/a|unknown|none|nil)\b",
-    re.IGNORECASE)
+    )
 _HYPO_PRE = re.compile(
     r"\b(?:if|should (?:she|he|they|mrs|mr|ms|the)|unless|in case|would need|needs? to|need to be|to be|will|shall|"
     r"'ll|plan(?:s|ned)? to|planning to|intend\w* to|aim(?:s)? to|going to|(?:sw|worker|i|we|team|duty|ooh|"
@@ -56,42 +56,42 @@ _HYPO_PRE = re.compile(
     r"recommend\w*|await\w*|requested|pending|next (?:visit|week|time)|in future|ought to|must|hope to|"
     r"would be (?:helpful|useful|good|beneficial)|try to|attempt to|offer to|able to offer|"
     r"can be|would be)\b",
-    re.IGNORECASE)
+    )
 _HYPO_POST = re.compile(
     r"^\W{0,3}(?:\w+\W+){0,6}?(?:next (?:visit|week|time|month)|at (?:the |a )?(?:later|future) date|"
     r"to be (?:arranged|completed|confirmed|booked|done|sought|made|undertaken|explored|considered|discussed|offered)|"
     r"to follow|tbc|is planned|are planned|planned for|when (?:able|possible|she is|he is)|in due course|"
     r"if (?:she|he|they) (?:agrees?|consents?|wishes|wants|is willing)|if needed|if required|if appropriate|"
     r"once (?:she|he|they)|is required|are required|needed|outstanding)\b",
-    re.IGNORECASE)
+    )
 _DONE = re.compile(r"\b(?:done|completed|made|sent|spoke|spoken|discussed|agreed|informed|explained|booked|"
                    r"referred|reported|attended|visited|saw|seen|obtained|consented|said|told|stated|confirmed)\b",
-                   re.IGNORECASE)
+                   )
 
 _ADULT_REF = re.compile(
     r"\b(?:she|he|they|mrs\.? [a-z'-]+|mr\.? [a-z'-]+|ms\.? [a-z'-]+|miss [a-z'-]+|mx\.? [a-z'-]+|pt|patient|"
     r"the adult|adult at risk|client|service user|resident|mum|mother|dad|father|nan|gran|grandma|grandad|"
-    r"the person)\b", re.IGNORECASE)
+    r"the person)\b")
 _OTHER_REF = re.compile(
     r"\b(?:" + R.REL + r"|family|manager|home manager|gp|doctor|dr|consultant|police|officers?|pc|referrer|"
     r"provider|the home|ward|staff|professionals?|housing officer|landlord|ot|dn|neighbours?)s?\b",
-    re.IGNORECASE)
+    )
 _PRACTITIONER_REF = re.compile(r"\b(?:i|we|sw|worker|writer|social worker|duty worker|practitioner|myself|"
-                               r"the team|undersigned)\b", re.IGNORECASE)
-_PRONOUN = re.compile(r"^(?:she|he|they)$", re.IGNORECASE)
+                               r"the team|undersigned)\b")
+_PRONOUN = re.compile(r"^(?:she|he|they)$")
 _SPEAKER_VERB = re.compile(r"^\W*(?:\w+\W+){0,2}?(?:said|says|states|stated|told|tells|reports|reported|feels|felt|"
                            r"wants|wanted|would like|believes|thinks|asked|requested|explained|expressed|is keen|"
-                           r"was keen|wishes|informed)\b", re.IGNORECASE)
+                           r"was keen|wishes|informed)\b")
 
 
 _QUOTED = re.compile(r"[\"\u201c][^\"\u201d]*[\"\u201d]?")
 _CONDITIONAL_SENTENCE = re.compile(r"^\W*(?:if|should (?:she|he|they|mrs|mr|ms)|unless|in the event|once|where (?:she|he|they) (?:agrees?|consents?|wishes))\b",
-                                   re.IGNORECASE)
+                                   )
 # Speech verbs that are mostly the practitioner's own in fragments ("Explained next steps", "Reported to police"):
 # they need an explicit adult subject to count as the adult's view.
 _NEEDS_SUBJECT = re.compile(r"^(?:explained|confirmed|agreed|reported|reports|informed|advised|discussed|"
-                            r"mentioned|shared|responded|answered|replied|indicated|described)$", re.IGNORECASE)
-_COORD = re.compile(r"\band\b", re.IGNORECASE)
+                            r"mentioned|shared|responded|answered|replied|indicated|described)$")
+_COORD = re.compile(r"\band\b")
 
 
 def _blank_quotes(s: str) -> str:
@@ -126,14 +126,19 @@ def _adult_name_re(adult_name: str | None) -> re.Pattern | None:
 class Sentence:
     """Modifier cues of one sentence, found once and shared by all the cues in it."""
 
-    __slots__ = ("text", "terminators", "adult_re", "_refs", "conditional", "done")
+    __slots__ = ("text", "orig", "terminators", "adult_re", "_refs", "_ref_ends", "conditional", "done")
 
     def __init__(self, text: str, adult_re: re.Pattern | None):
-        self.text = text
+        # Modifier patterns are lower-case and run on the lower-cased sentence (much faster than IGNORECASE).
+        lowered = text.lower()
+        if len(lowered) != len(text):
+            lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+        self.text = lowered
+        self.orig = text
         self.terminators = [m.end() for m in _TERMINATOR.finditer(text)]
         self.adult_re = adult_re
         self._refs = None
-        self.conditional = bool(_CONDITIONAL_SENTENCE.match(text))
+        self.conditional = bool(_CONDITIONAL_SENTENCE.match(lowered))
         self.done = None
 
     @property
@@ -149,7 +154,13 @@ class Sentence:
             # Nearest reference wins; for ties (same end), prefer the adult's name over a generic word inside it.
             refs.sort(key=lambda r: (r[1], r[2] == "adult"))
             self._refs = refs
+            self._ref_ends = [r[1] for r in refs]
         return self._refs
+
+    def refs_before(self, pos: int) -> list[tuple[int, int, str]]:
+        """References ending at or before ``pos`` (nearest last)."""
+        refs = self.refs
+        return refs[: bisect.bisect_right(self._ref_ends, pos)]
 
     def clause_start(self, pos: int) -> int:
         """Offset after the last clause terminator that ends at or before ``pos``."""
@@ -165,7 +176,7 @@ class Sentence:
 def experiencer(sent: Sentence, rel_start: int) -> str:
     """Whose is the cue at ``rel_start``: 'adult', 'other' or 'practitioner' (nearest person before it)."""
     head = sent.text[:rel_start]
-    refs = [r for r in sent.refs if r[1] <= rel_start]
+    refs = sent.refs_before(rel_start)
     if not refs:
         return "adult"
     start, end, kind = refs[-1]
@@ -175,7 +186,7 @@ def experiencer(sent: Sentence, rel_start: int) -> str:
         prev = [r for r in refs if r[1] <= start]
         if prev and prev[-1][2] != "adult":
             start, end, kind = prev[-1]
-    if kind == "practitioner" and head[start:end].lower() == "i" and head[start:end] != "I":
+    if kind == "practitioner" and head[start:end] == "i" and sent.orig[start:end] != "I":
         kind = "adult"  # lower-case "i" is usually not the writer in these notes
     if kind == "adult" and _PRONOUN.match(head[start:end]):
         # "Daughter said she wants mum moved": a pronoun after another person speaking is that person.
@@ -206,9 +217,9 @@ def classify(label: str, pattern_name: str, rs: int, re_: int, sent: Sentence, h
     if label in PERSON_CENTRED:
         who = experiencer(sent, rs)
         if who == "adult":
-            named = [r for r in sent.refs if cs <= r[0] and r[1] <= rs and r[2] == "adult"]
-            if (label == S.ADULT_VIEWS and pattern_name == "speech" and not named
-                    and _NEEDS_SUBJECT.match(text[rs:re_].split()[0] if text[rs:re_].split() else "")):
+            if (label == S.ADULT_VIEWS and pattern_name == "speech"
+                    and _NEEDS_SUBJECT.match(text[rs:re_].split()[0] if text[rs:re_].split() else "")
+                    and not any(cs <= r[0] and r[2] == "adult" for r in sent.refs_before(rs))):
                 return "practitioner"
             if heading and R.OTHER_HEADING_RE.search(heading):
                 # In a section headed by someone else's view, the adult must be named explicitly.

@@ -12,8 +12,12 @@ Components (registered factories, usable in any ``spacy.blank("en")`` pipeline):
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterable, Iterator
+
+import numpy as np
 
 import spacy
 from spacy.language import Language
@@ -230,13 +234,106 @@ class ContextComponent:
         return out
 
 
-def build_nlp() -> Language:
-    """A blank English pipeline with the MSP components."""
+@Language.factory("msp_model", default_config={"path": None})
+def make_model_component(nlp: Language, name: str, path: str | None):
+    from .model import SentenceModel
+    return ModelComponent(SentenceModel.load(path) if path else None)
+
+
+class ModelComponent:
+    """Trained sentence classifiers beside the rules (:mod:`msp_nlp.model`): they see each sentence's text and the
+    rules' view of it (counted and discounted cues), and their thresholded probabilities replace the rule findings.
+    Batched in ``pipe`` so that a whole batch of sentences is vectorised at once."""
+
+    def __init__(self, model=None):
+        self.model = model
+
+    def __call__(self, doc: Doc) -> Doc:
+        return next(iter(self.pipe([doc])))
+
+    def pipe(self, docs, batch_size: int = 256):
+        from .model import sentence_views
+        batch: list[Doc] = []
+        for doc in docs:
+            batch.append(doc)
+            if len(batch) >= batch_size:
+                yield from self._run(batch, sentence_views)
+                batch = []
+        if batch:
+            yield from self._run(batch, sentence_views)
+
+    def _run(self, docs: list[Doc], sentence_views):
+        if self.model is None:
+            return docs
+        texts, counted, disc, owner = [], [], [], []
+        views = []
+        for d_i, doc in enumerate(docs):
+            text = _segment.doc_text(doc)
+            v = sentence_views(doc)
+            views.append(v)
+            for s0, s1, c, dd in v:
+                texts.append(text[s0:s1])
+                counted.append(c)
+                disc.append(dd)
+                owner.append(d_i)
+        proba = self.model.predict_proba(texts, counted, disc)
+        th = self.model.thresholds
+        labels = self.model.labels
+        row = 0
+        for d_i, doc in enumerate(docs):
+            text = _segment.doc_text(doc)
+            best_cue: dict[tuple[str, int], Cue] = {}
+            for cue in doc._.msp_cues or []:
+                if cue.reason is None and cue.seg >= 0:
+                    k = (cue.label, cue.seg)
+                    if k not in best_cue or cue.score > best_cue[k].score:
+                        best_cue[k] = cue
+            ev, tr = [], []
+            for seg_i, (s0, s1, _c, _d) in enumerate(views[d_i]):
+                p = proba[row]
+                row += 1
+                for j in np.flatnonzero(p >= th):
+                    label = labels[j]
+                    cue = best_cue.get((label, seg_i))
+                    f = Finding(label, s0, s1, text[s0:s1], float(p[j]), cue.start if cue else s0,
+                                cue.end if cue else s1)
+                    (ev if label in _EVIDENCE else tr).append(f)
+            doc.user_data["msp_findings"] = (ev, tr)
+            for name, fs in (("msp_evidence", ev), ("msp_triggers", tr)):
+                spans = [doc.char_span(f.start, f.end, label=f.label, alignment_mode="expand") for f in fs]
+                keep = [(sp, f.score) for sp, f in zip(spans, fs) if sp is not None]
+                doc.spans[name] = [sp for sp, _ in keep]
+                doc.spans[name].attrs["scores"] = [sc for _, sc in keep]
+        return docs
+
+
+_EVIDENCE = frozenset(S.EVIDENCE_LABELS)
+
+
+def build_nlp(model_path: str | None = None) -> Language:
+    """A blank English pipeline with the MSP components (and the trained model beside the rules, if given)."""
     nlp = spacy.blank("en")
     nlp.add_pipe("msp_sentences")
     nlp.add_pipe("msp_detector")
     nlp.add_pipe("msp_context")
+    if model_path:
+        nlp.add_pipe("msp_model", config={"path": str(model_path)})
     return nlp
+
+
+def default_model_path() -> Path | None:
+    """The model the checker uses by default: ``$MSP_NLP_MODEL`` (a directory, or ``none`` for rules only), else
+    the version named in ``models/LATEST`` of this repository, else none."""
+    env = os.environ.get("MSP_NLP_MODEL")
+    if env:
+        return None if env.lower() in ("none", "rules", "") else Path(env)
+    root = Path(__file__).resolve().parents[1] / "models"
+    latest = root / "LATEST"
+    if latest.is_file():
+        p = root / latest.read_text(encoding="utf-8").strip()
+        if p.is_dir():
+            return p
+    return None
 
 
 def is_closing(note_type: str | None, text: str) -> bool:
@@ -274,9 +371,15 @@ def to_analysis(doc: Doc, note_type: str | None = None, context: "ContextCompone
 class Analyzer:
     """Loads the pipeline once and analyses notes into plain data."""
 
-    def __init__(self, nlp: Language | None = None):
-        self.nlp = nlp or build_nlp()
+    def __init__(self, nlp: Language | None = None, model: str | Path | None = "default"):
+        """``model``: "default" (see :func:`default_model_path`), a model directory, or None for rules only."""
+        if nlp is None:
+            path = default_model_path() if model == "default" else model
+            nlp = build_nlp(str(path) if path else None)
+        self.nlp = nlp
         self.context: ContextComponent = self.nlp.get_pipe("msp_context")
+        self.model = self.nlp.get_pipe("msp_model").model if "msp_model" in self.nlp.pipe_names else None
+        self.model_version = self.model.version if self.model is not None else "rules-only"
 
     def make_doc(self, text: str, adult_name: str | None = None) -> Doc:
         doc = self.nlp.make_doc(text)

@@ -150,7 +150,7 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
     ],
     S.INFORMED_OF_ACTIONS: [
         ("explained", 0.8,
-         r"(?:^|\b(?:i|we|sw)\s+)(?:explained|told (?:her|him|them|\w+) (?:what|that|i|we|about|the|how|why)|"
+         r"(?:^|\b(?:i|we|sw) +)(?:explained|told (?:her|him|them|\w+) (?:what|that|i|we|about|the|how|why)|"
          r"(?:read|went) (?:back|through) (?:the )?(?:plan|actions)|gave (?:her|him|them) (?:my|the) "
          r"(?:card|number|details|leaflet))\b|"
          r"\b(?:(?:is|was|are|were) (?:made )?aware (?:that|of (?:the|this|what)|i|we|dn|police)|knows (?:that|about|the|i|we)|"
@@ -261,7 +261,7 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
     ],
     S.CRIME_ALLEGED: [
         ("more", 0.8,
-         r"\b(?:abh|gbh|s\.?\s?44|ill-?treat\w*|arrested|charged|caution|bail(?:ed)?|financial(?:ly)? abus\w*|"
+         r"\b(?:abh|gbh|s44|s\.44|s 44|s\. 44|ill-?treat\w*|arrested|charged|caution|bail(?:ed)?|financial(?:ly)? abus\w*|"
          r"rough handling|grip marks|takes? (?:her|his|my) money|has (?:her|his|my) (?:bank )?card|"
          r"(?:doesn't|does not) get (?:her|his) money|paid £|warrant|vouchers|sexual\w*|restraint|exploit\w*|"
          r"grabbed|pushed|strangl\w*|threaten\w*|£[\d,]+ (?:transferred|withdrawn|taken|missing))\b"),
@@ -374,7 +374,7 @@ assert set(RAW) == set(S.ALL_LABELS), "every spec label needs rule patterns"
 from re import _constants as _C  # noqa: E402
 from re import _parser as _P  # noqa: E402
 
-_K = 3  # prefix length used for dispatch
+_K = 5  # prefix length used for dispatch
 _CUT = "\0"
 
 
@@ -456,6 +456,14 @@ class Dispatcher:
             for s in pre:
                 self.by_prefix.setdefault(s, []).append(i)
         self.lengths = sorted({len(s) for s in self.by_prefix})
+        self._memo: dict[str, tuple[int, ...]] = {}
+
+    def _candidates(self, key: str) -> tuple[int, ...]:
+        """Patterns whose literal prefix starts ``key`` (the next few characters at a word start), in order."""
+        found: set[int] = set()
+        for n in self.lengths:
+            found.update(self.by_prefix.get(key[:n], ()))
+        return tuple(sorted(found))
 
     def finditer(self, text: str):
         """Yield (pattern, match) like ``pattern.regex.finditer(text)`` for every pattern (non-overlapping per
@@ -465,18 +473,21 @@ class Dispatcher:
         for i in self.always:
             for m in self.patterns[i].regex.finditer(text):
                 found.append((i, m.start(), m))
-        by_prefix, lengths = self.by_prefix, self.lengths
+        memo, patterns = self._memo, self.patterns
         for sm in self._STARTS.finditer(text):
             pos = sm.start()
-            tried: set[int] = set()
-            for n in lengths:
-                for i in by_prefix.get(text[pos:pos + n], ()):
-                    if i in tried or pos < next_ok[i]:
-                        continue
-                    tried.add(i)
-                    m = self.patterns[i].regex.match(text, pos)
-                    if m is not None and m.end() > m.start():
-                        found.append((i, pos, m))
-                        next_ok[i] = m.end()
+            key = text[pos:pos + _K]
+            cands = memo.get(key)
+            if cands is None:
+                if len(memo) > 500_000:  # bounded memory on huge, varied exports
+                    memo.clear()
+                cands = memo[key] = self._candidates(key)
+            for i in cands:
+                if pos < next_ok[i]:
+                    continue
+                m = patterns[i].regex.match(text, pos)
+                if m is not None and m.end() > m.start():
+                    found.append((i, pos, m))
+                    next_ok[i] = m.end()
         for i, _, m in found:
             yield self.patterns[i], m

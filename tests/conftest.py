@@ -5,7 +5,8 @@ from msp_nlp.pipeline import Analyzer
 
 @pytest.fixture(scope="session")
 def analyzer():
-    return Analyzer()
+    """The rule pipeline alone (the unit under test in most tests); the trained model is tested in test_model."""
+    return Analyzer(model=None)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,283 @@
+"""Trained sentence-level classifiers beside the rules, in a format that is safe to load.
+
+For every evidence label and trigger a logistic regression scores each sentence from
+  * word (1-2) and character (2-5, within words) n-gram TF-IDF features of the sentence, and
+  * the rule detector's view of it: per label, whether a rule cue counted there, and whether one was discounted
+    (negated, hypothetical, someone else's ...) - so the model learns when to trust the rules.
+A per-label threshold chosen on dev (the one maximising note-level F1, ties to the higher threshold: precision first)
+turns the probability into a finding.
+
+**Safe format.** Models travel between teams and pickle runs code, so nothing here is pickled: a model directory
+holds ``model.json`` (label set, vocabularies, thresholds, settings, metrics) and ``weights.npz`` (numeric arrays only,
+read with ``allow_pickle=False``). Loading checks the format version, the array names, dtypes and shapes, and the label
+set against the spec, and refuses anything else with a clear message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+from scipy import sparse
+
+from . import spec as S
+
+FORMAT = "msp-nlp-sentence-model/1"
+MODEL_FILE, WEIGHTS_FILE = "model.json", "weights.npz"
+WORD_PARAMS = {"ngram_range": (1, 2), "sublinear_tf": True, "lowercase": True, "token_pattern": r"(?u)\b\w[\w'/]*\b"}
+CHAR_PARAMS = {"analyzer": "char_wb", "ngram_range": (2, 5), "sublinear_tf": True, "lowercase": True}
+N_RULE_FEATURES = 2 * len(S.ALL_LABELS)
+
+
+class ModelError(ValueError):
+    """A model directory that cannot be used (wrong format, unexpected types, another label set)."""
+
+
+def _vectorizers(word_vocab=None, char_vocab=None, word_idf=None, char_idf=None, min_df: int = 2):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    w = TfidfVectorizer(**WORD_PARAMS, vocabulary=word_vocab, min_df=1 if word_vocab else min_df, dtype=np.float32)
+    c = TfidfVectorizer(**CHAR_PARAMS, vocabulary=char_vocab, min_df=1 if char_vocab else min_df, dtype=np.float32)
+    if word_idf is not None:
+        w.idf_ = word_idf
+        c.idf_ = char_idf
+    return w, c
+
+
+def rule_features(rule_labels: Sequence[set[str]], discounted: Sequence[set[str]]) -> sparse.csr_matrix:
+    """Per sentence: one column per label for a counted rule cue, one per label for a discounted one."""
+    idx = {lab: i for i, lab in enumerate(S.ALL_LABELS)}
+    rows, cols = [], []
+    for r, (counted, disc) in enumerate(zip(rule_labels, discounted)):
+        for lab in counted:
+            rows.append(r)
+            cols.append(idx[lab])
+        for lab in disc:
+            rows.append(r)
+            cols.append(len(S.ALL_LABELS) + idx[lab])
+    data = np.ones(len(rows), dtype=np.float32)
+    return sparse.csr_matrix((data, (rows, cols)), shape=(len(rule_labels), N_RULE_FEATURES))
+
+
+@dataclass
+class SentenceModel:
+    labels: list[str]
+    word_vocab: dict[str, int]
+    char_vocab: dict[str, int]
+    word_idf: np.ndarray
+    char_idf: np.ndarray
+    coef: np.ndarray  # (n_labels, n_features) float32
+    intercept: np.ndarray  # (n_labels,)
+    thresholds: np.ndarray  # (n_labels,)
+    rule_weight: float = 1.0
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self._w, self._c = _vectorizers(self.word_vocab, self.char_vocab, self.word_idf, self.char_idf)
+
+    @property
+    def version(self) -> str:
+        return self.meta.get("version", "unversioned")
+
+    def features(self, sentences: Sequence[str], rule_labels: Sequence[set[str]], discounted: Sequence[set[str]]):
+        return sparse.hstack([self._w.transform(sentences), self._c.transform(sentences),
+                              rule_features(rule_labels, discounted) * self.rule_weight], format="csr")
+
+    def predict_proba(self, sentences: Sequence[str], rule_labels: Sequence[set[str]],
+                      discounted: Sequence[set[str]]) -> np.ndarray:
+        if not len(sentences):
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        z = self.features(sentences, rule_labels, discounted) @ self.coef.T + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))
+
+    # --- safe persistence ------------------------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> None:
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        meta = dict(self.meta)
+        meta.update({"format": FORMAT, "labels": self.labels, "spec_version": S.SPEC_VERSION,
+                     "thresholds": {lab: float(t) for lab, t in zip(self.labels, self.thresholds)},
+                     "rule_weight": self.rule_weight, "word_params": {k: list(v) if isinstance(v, tuple) else v
+                                                                      for k, v in WORD_PARAMS.items()},
+                     "char_params": {k: list(v) if isinstance(v, tuple) else v for k, v in CHAR_PARAMS.items()},
+                     "word_vocab": _vocab_list(self.word_vocab), "char_vocab": _vocab_list(self.char_vocab)})
+        (d / MODEL_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+        np.savez_compressed(d / WEIGHTS_FILE, word_idf=self.word_idf.astype(np.float32),
+                            char_idf=self.char_idf.astype(np.float32), coef=self.coef.astype(np.float16),
+                            intercept=self.intercept.astype(np.float32))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "SentenceModel":
+        d = Path(directory)
+        mf, wf = d / MODEL_FILE, d / WEIGHTS_FILE
+        if not mf.is_file() or not wf.is_file():
+            raise ModelError(f"{d}: not a model directory (needs {MODEL_FILE} and {WEIGHTS_FILE}); "
+                             "train one with `msp-nlp train`")
+        try:
+            meta = json.loads(mf.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ModelError(f"{mf}: not a JSON model description ({e.__class__.__name__})") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ModelError(f"{mf}: unknown model format {meta.get('format') if isinstance(meta, dict) else None!r}; "
+                             f"this version of msp-nlp reads {FORMAT}")
+        labels = meta.get("labels")
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            raise ModelError(f"{mf}: 'labels' must be a list of label codes")
+        try:
+            S.check_labels(labels, what=f"{mf}: the model's labels")
+        except ValueError as e:
+            raise ModelError(str(e)) from None
+        if labels != list(S.ALL_LABELS):
+            raise ModelError(f"{mf}: labels are not in the spec's order; retrain with `msp-nlp train`")
+        wv, cv = meta.get("word_vocab"), meta.get("char_vocab")
+        if not (isinstance(wv, list) and isinstance(cv, list) and all(isinstance(x, str) for x in wv + cv)):
+            raise ModelError(f"{mf}: vocabularies must be lists of strings")
+        try:
+            with np.load(wf, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (ValueError, OSError) as e:
+            raise ModelError(f"{wf}: refused: not a plain numeric array file ({e})") from None
+        expected = {"word_idf", "char_idf", "coef", "intercept"}
+        if set(arrays) != expected:
+            raise ModelError(f"{wf}: unexpected arrays {sorted(set(arrays) ^ expected)}")
+        for k, a in arrays.items():
+            if a.dtype.kind != "f":
+                raise ModelError(f"{wf}: array {k!r} has type {a.dtype}, expected floating point")
+        n_feat = len(wv) + len(cv) + N_RULE_FEATURES
+        if arrays["coef"].shape != (len(labels), n_feat) or arrays["intercept"].shape != (len(labels),) \
+                or arrays["word_idf"].shape != (len(wv),) or arrays["char_idf"].shape != (len(cv),):
+            raise ModelError(f"{wf}: array shapes do not match the vocabularies and labels")
+        th = meta.get("thresholds", {})
+        if set(th) != set(labels) or not all(isinstance(v, (int, float)) for v in th.values()):
+            raise ModelError(f"{mf}: 'thresholds' must give a number for every label")
+        return cls(labels, {t: i for i, t in enumerate(wv)}, {t: i for i, t in enumerate(cv)},
+                   arrays["word_idf"].astype(np.float32), arrays["char_idf"].astype(np.float32),
+                   arrays["coef"].astype(np.float32), arrays["intercept"].astype(np.float32),
+                   np.array([th[lab] for lab in labels], dtype=np.float32), float(meta.get("rule_weight", 1.0)),
+                   {k: v for k, v in meta.items() if k not in ("word_vocab", "char_vocab")})
+
+
+def _vocab_list(vocab: dict[str, int]) -> list[str]:
+    out = [""] * len(vocab)
+    for t, i in vocab.items():
+        out[i] = t
+    return out
+
+
+# --- training ----------------------------------------------------------------------------------------------------
+
+@dataclass
+class SentenceSet:
+    texts: list[str]
+    rule_labels: list[set[str]]
+    discounted: list[set[str]]
+    gold: np.ndarray  # (n, n_labels) 0/1
+    note_index: list[int]  # which note each sentence belongs to
+
+
+def sentence_set(notes, analyzer=None) -> SentenceSet:
+    """Sentences of annotated notes with the rules' view of each and the gold labels (a sentence has a label when
+    a gold span of it overlaps the sentence)."""
+    from .pipeline import Analyzer
+    an = analyzer or Analyzer(model=None)
+    texts, rl, disc, gold, idx = [], [], [], [], []
+    lab_i = {lab: i for i, lab in enumerate(S.ALL_LABELS)}
+    for ni, n in enumerate(notes):
+        doc = an.nlp(an.make_doc(n.text, n.adult_name))
+        for view in sentence_views(doc):
+            s0, s1, counted, dis = view
+            texts.append(n.text[s0:s1])
+            rl.append(counted)
+            disc.append(dis)
+            y = np.zeros(len(S.ALL_LABELS), dtype=np.int8)
+            for sp in n.spans:
+                if sp["start"] < s1 and s0 < sp["end"]:
+                    y[lab_i[sp["label"]]] = 1
+            gold.append(y)
+            idx.append(ni)
+    return SentenceSet(texts, rl, disc, np.array(gold).reshape(-1, len(S.ALL_LABELS)), idx)
+
+
+def sentence_views(doc) -> list[tuple[int, int, set[str], set[str]]]:
+    """(start, end, counted rule labels, discounted rule labels) for every sentence of a processed doc."""
+    segs = doc._.msp_sections or []
+    counted: list[set[str]] = [set() for _ in segs]
+    disc: list[set[str]] = [set() for _ in segs]
+    for cue in doc._.msp_cues or []:
+        if cue.seg < 0:
+            continue
+        (counted if cue.reason is None else disc)[cue.seg].add(cue.label)
+    return [(s.start, s.end, counted[i], disc[i] - counted[i]) for i, s in enumerate(segs)]
+
+
+def best_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """The threshold maximising F1 on (y, p), ties to the higher threshold (fewer false flags of evidence)."""
+    best_t, best_f = 0.5, -1.0
+    for t in np.round(np.arange(0.05, 0.96, 0.025), 3):
+        pred = p >= t
+        tp = int((pred & (y == 1)).sum())
+        fp = int((pred & (y == 0)).sum())
+        fn = int((~pred & (y == 1)).sum())
+        f = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        if f >= best_f:
+            best_t, best_f = float(t), f
+    return best_t, best_f
+
+
+def data_hash(paths: Iterable[str | Path]) -> str:
+    h = hashlib.sha256()
+    for p in sorted(str(x) for x in paths):
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()
+
+
+def train(train_notes, dev_notes, *, C: float = 16.0, min_df: int = 2, rule_weight: float = 3.0, seed: int = 0,
+          version: str = "dev", analyzer=None) -> SentenceModel:
+    """Fit one logistic regression per label on the train sentences; choose thresholds on dev."""
+    from sklearn.linear_model import LogisticRegression
+    t0 = time.time()
+    tr = sentence_set(train_notes, analyzer)
+    dv = sentence_set(dev_notes, analyzer)
+    w, c = _vectorizers(min_df=min_df)
+    Xw, Xc = w.fit_transform(tr.texts), c.fit_transform(tr.texts)
+    X = sparse.hstack([Xw, Xc, rule_features(tr.rule_labels, tr.discounted) * rule_weight], format="csr")
+    n_feat = X.shape[1]
+    coef = np.zeros((len(S.ALL_LABELS), n_feat), dtype=np.float32)
+    intercept = np.zeros(len(S.ALL_LABELS), dtype=np.float32)
+    for j, _lab in enumerate(S.ALL_LABELS):
+        y = tr.gold[:, j]
+        if y.min() == y.max():  # a label absent from training: never predicted
+            intercept[j] = -20.0
+            continue
+        clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000, random_state=seed)
+        clf.fit(X, y)
+        coef[j] = clf.coef_[0]
+        intercept[j] = clf.intercept_[0]
+    model = SentenceModel(list(S.ALL_LABELS), w.vocabulary_, c.vocabulary_, w.idf_.astype(np.float32),
+                          c.idf_.astype(np.float32), coef, intercept, np.full(len(S.ALL_LABELS), 0.5, np.float32),
+                          rule_weight, {"version": version})
+    # Round the weights as they will be stored, then choose thresholds on dev with the stored model.
+    model.coef = model.coef.astype(np.float16).astype(np.float32)
+    p = model.predict_proba(dv.texts, dv.rule_labels, dv.discounted)
+    # Thresholds at note level (what flags are made of): a note has a label when its best sentence reaches it.
+    note_max = np.zeros((len(dev_notes), len(S.ALL_LABELS)), dtype=np.float32)
+    for i, ni in enumerate(dv.note_index):
+        note_max[ni] = np.maximum(note_max[ni], p[i])
+    note_gold = np.array([[int(lab in n.labels) for lab in S.ALL_LABELS] for n in dev_notes]).reshape(
+        -1, len(S.ALL_LABELS))
+    th = []
+    for j in range(len(S.ALL_LABELS)):
+        t, _ = best_threshold(note_gold[:, j], note_max[:, j]) if note_gold[:, j].any() else (0.5, 0.0)
+        th.append(t)
+    model.thresholds = np.array(th, dtype=np.float32)
+    model.meta.update({"trained_seconds": round(time.time() - t0, 1), "train_sentences": len(tr.texts),
+                       "dev_sentences": len(dv.texts), "train_notes": len(train_notes), "dev_notes": len(dev_notes),
+                       "hyperparameters": {"C": C, "min_df": min_df, "rule_weight": rule_weight, "seed": seed,
+                                           "class_weight": "balanced", "classifier": "LogisticRegression"},
+                       "threshold_rule": "per label, the threshold maximising note-level F1 on dev (a note has the label when its "
+                                         "best sentence reaches it; ties: the higher threshold)"})
+    return model

@@ -1,0 +1,138 @@
+"""The trained sentence model: training works, save/load round-trips, unsafe or foreign files are refused."""
+
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from msp_nlp import spec as S
+from msp_nlp.corpus import load
+from msp_nlp.model import MODEL_FILE, WEIGHTS_FILE, ModelError, SentenceModel, best_threshold, train
+from msp_nlp.pipeline import Analyzer
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "models" / (ROOT / "models" / "LATEST").read_text().strip()
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    notes = load(ROOT / "data" / "annotated" / "train.jsonl")
+    m = train(notes[:60], notes[60:90], version="tiny", C=4.0)
+    d = tmp_path_factory.mktemp("model")
+    m.save(d)
+    return m, d
+
+
+def test_round_trip_gives_the_same_predictions(small_model):
+    m, d = small_model
+    loaded = SentenceModel.load(d)
+    sents = ["Spoke to Mrs A alone.", "She said she wants to stay at home.", "Son took her bank card."]
+    rl = [{S.COERCION_EXPLORED}, {S.ADULT_VIEWS}, set()]
+    dd = [set(), set(), set()]
+    assert np.allclose(m.predict_proba(sents, rl, dd), loaded.predict_proba(sents, rl, dd), atol=1e-5)
+    assert loaded.labels == list(S.ALL_LABELS) and loaded.version == "tiny"
+
+
+def test_training_is_reproducible(small_model):
+    m, _ = small_model
+    notes = load(ROOT / "data" / "annotated" / "train.jsonl")
+    again = train(notes[:60], notes[60:90], version="tiny", C=4.0)
+    assert np.allclose(m.coef, again.coef) and np.allclose(m.thresholds, again.thresholds)
+
+
+def test_refuses_a_pickle(tmp_path, small_model):
+    _, d = small_model
+    bad = tmp_path / "bad"
+    shutil.copytree(d, bad)
+    with open(bad / WEIGHTS_FILE, "wb") as f:
+        pickle.dump({"coef": object()}, f)
+    with pytest.raises(ModelError, match="refused"):
+        SentenceModel.load(bad)
+
+
+def test_refuses_object_arrays_and_unexpected_arrays(tmp_path, small_model):
+    _, d = small_model
+    bad = tmp_path / "bad"
+    shutil.copytree(d, bad)
+    with np.load(d / WEIGHTS_FILE) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["coef"] = np.array([object()] * 3, dtype=object)
+    np.savez(bad / WEIGHTS_FILE, **arrays)
+    with pytest.raises(ModelError):
+        SentenceModel.load(bad)
+    arrays = {"evil": np.zeros(3)}
+    np.savez(bad / WEIGHTS_FILE, **arrays)
+    with pytest.raises(ModelError, match="unexpected arrays"):
+        SentenceModel.load(bad)
+
+
+def test_refuses_another_label_set(tmp_path, small_model):
+    _, d = small_model
+    bad = tmp_path / "bad"
+    shutil.copytree(d, bad)
+    meta = json.loads((bad / MODEL_FILE).read_text())
+    meta["labels"] = meta["labels"][:-1] + ["family_views"]
+    (bad / MODEL_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="another label set"):
+        SentenceModel.load(bad)
+
+
+def test_refuses_unknown_format(tmp_path):
+    (tmp_path / MODEL_FILE).write_text(json.dumps({"format": "something-else"}))
+    np.savez(tmp_path / WEIGHTS_FILE, coef=np.zeros(1))
+    with pytest.raises(ModelError, match="unknown model format"):
+        SentenceModel.load(tmp_path)
+    with pytest.raises(ModelError, match="not a model directory"):
+        SentenceModel.load(tmp_path / "missing")
+
+
+def test_shipped_model_loads_and_beats_nothing_silly():
+    an = Analyzer(model=SHIPPED)
+    assert an.model is not None and an.model_version == SHIPPED.name
+    a = an.analyse("Spoke to Mrs D alone in her bedroom. She told me she is frightened of her son.")
+    assert S.COERCION_EXPLORED in a.labels() and S.ADULT_VIEWS in a.labels()
+    assert all(0 < f.score <= 1 for f in a.evidence)
+    b = an.analyse("Views of adult: not obtained.")
+    assert S.ADULT_VIEWS not in b.labels()
+
+
+def test_model_component_writes_spans(small_model):
+    _, d = small_model
+    an = Analyzer(model=d)
+    doc = an.nlp(an.make_doc("Spoke to Mrs D alone. She said she wants to stay at home."))
+    assert "msp_model" in an.nlp.pipe_names
+    assert len(doc.spans["msp_evidence"]) == len(doc.spans["msp_evidence"].attrs["scores"])
+
+
+def test_best_threshold_hand_computed():
+    y = np.array([1, 1, 0, 0])
+    p = np.array([0.9, 0.6, 0.55, 0.1])
+    t, f = best_threshold(y, p)
+    assert f == 1.0 and 0.55 < t <= 0.6
+
+
+def test_cli_check_refuses_foreign_model(tmp_path, capsys):
+    from msp_nlp.cli import main
+    src = tmp_path / "in.csv"
+    src.write_text("note_id,text\n1,Seen alone.\n")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / MODEL_FILE).write_text(json.dumps({"format": "sklearn-pickle"}))
+    (tmp_path / "m" / WEIGHTS_FILE).write_bytes(b"not numpy")
+    assert main(["check", str(src), "-o", str(tmp_path / "o"), "--model", str(tmp_path / "m")]) == 2
+    assert "unknown model format" in capsys.readouterr().err
+
+
+def test_shipped_model_on_the_hand_written_examples():
+    """The rules' positive and hard-negative examples (tests/test_pipeline.py): the combined model must keep most."""
+    from tests.test_pipeline import NEGATIVE, POSITIVE
+    an = Analyzer(model=SHIPPED)
+    pos = [(k, t) for k, ts in POSITIVE.items() for t in ts]
+    neg = [(k, t) for k, ts in NEGATIVE.items() for t in ts]
+    pos_ok = sum(k in an.analyse(t).labels() for k, t in pos) / len(pos)
+    neg_ok = sum(k not in an.analyse(t).labels() for k, t in neg) / len(neg)
+    # Measured for v1: 0.89 of positives, 0.81 of hard negatives (the rules alone: all, by construction). Vetoing the
+    # model where the rules discounted a cue scored lower on dev, so the model keeps the last word.
+    assert pos_ok >= 0.85 and neg_ok >= 0.8, (pos_ok, neg_ok)
