@@ -177,15 +177,192 @@ def cmd_serve(args) -> int:
         print(f"msp-nlp: error: cannot open the case store {safe_url(settings.db_url)} "
               f"({type(e).__name__}); check MSP_NLP_DB_URL", file=sys.stderr)
         return 2
-    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="msp-nlp-metrics-")
+    metrics_dir = None
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # workers' metrics added up in /metrics
+        metrics_dir = tempfile.mkdtemp(prefix="msp-nlp-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config["loggers"]["msp_nlp.service"] = {"handlers": ["default"], "level": settings.log_level.upper(),
                                                 "propagate": False}
-    uvicorn.run("service.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level=settings.log_level, log_config=log_config, access_log=False, server_header=False,
-                proxy_headers=False, timeout_graceful_shutdown=10)
+    from service.server import HTTP_PROTOCOL
+    try:
+        uvicorn.run("service.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                    http=HTTP_PROTOCOL, log_level=settings.log_level, log_config=log_config, access_log=False,
+                    server_header=False, proxy_headers=False, timeout_graceful_shutdown=10)
+    finally:
+        if metrics_dir:
+            import shutil
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+# --- annotation loop: export / import / labelstudio-config / suggest -------------------------------------------------
+
+def _annotation_problems(e) -> int:
+    for p in e.problems[:50]:
+        print(f"msp-nlp: error: {p}", file=sys.stderr)
+    if len(e.problems) > 50:
+        print(f"msp-nlp: error: ... and {len(e.problems) - 50} more", file=sys.stderr)
+    print(f"msp-nlp: {len(e.problems)} problem(s); nothing written.", file=sys.stderr)
+    return 2
+
+
+def _ids(ids: list[str], limit: int = 20) -> str:
+    return ", ".join(ids[:limit]) + (f" ... ({len(ids) - limit} more)" if len(ids) > limit else "")
+
+
+def cmd_export_annotations(args) -> int:
+    from .annotation_formats import AnnotationFormatError, read_jsonl, to_labelstudio, write_docbin, write_json
+    try:
+        records = read_jsonl(args.inputs)
+    except AnnotationFormatError as e:
+        return _annotation_problems(e)
+    spans = sum(len(r["spans"] or []) for r in records)
+    unlabelled = sum(r["spans"] is None for r in records)
+    if args.to == "labelstudio":
+        write_json(to_labelstudio(records), args.out)
+        print(f"{len(records)} notes, {spans} spans -> {args.out} (Label Studio tasks; set up the project with "
+              "`msp-nlp labelstudio-config`)")
+        if unlabelled:
+            print(f"note: {unlabelled} records have no 'spans' field: exported as tasks without annotations")
+    else:
+        write_docbin(records, args.out)
+        print(f"{len(records)} notes, {spans} spans -> {args.out} (spaCy DocBin; spans in doc.spans['sc'])")
+        if unlabelled:
+            print(f"note: {unlabelled} records have no 'spans' field: their docs have no spans, and importing them "
+                  "back gives notes annotated with no labels")
+    return 0
+
+
+def cmd_import_annotations(args) -> int:
+    from .annotation_formats import AnnotationFormatError, read_docbin, read_labelstudio, write_jsonl
+    fmt = args.from_format
+    if fmt is None:
+        suffix = Path(args.input).suffix.lower()
+        fmt = "docbin" if suffix == ".spacy" else "labelstudio" if suffix in (".json", ".jsonl") else None
+        if fmt is None:
+            print(f"msp-nlp: error: cannot tell the format of {args.input}; give --from labelstudio or --from docbin",
+                  file=sys.stderr)
+            return 2
+    try:
+        if fmt == "labelstudio":
+            records, s = read_labelstudio(args.input, use_predictions=not args.no_predictions)
+        else:
+            records, s = read_docbin(args.input)
+    except AnnotationFormatError as e:
+        return _annotation_problems(e)
+    write_jsonl(records, args.out)
+    print(f"{s.records} notes, {s.spans} spans -> {args.out} (the format of data/annotated/*.jsonl)")
+    if s.from_predictions:
+        print(f"note: {len(s.from_predictions)} tasks had no annotation, so their spans are the model's predictions, "
+              f"not an annotator's (tasks {_ids(s.from_predictions)}); --no-predictions skips them")
+    if s.skipped:
+        print(f"note: {len(s.skipped)} tasks without annotations were skipped (tasks {_ids(s.skipped)})")
+    if s.several_annotations:
+        print(f"note: {len(s.several_annotations)} tasks have several annotations; the ground-truth one (else the "
+              f"latest) was used (tasks {_ids(s.several_annotations)})")
+    if s.edited_spans:
+        print(f"note: {s.edited_spans} spans had no recorded exact offsets (added or changed in spaCy): "
+              "taken from their token boundaries")
+    return 0
+
+
+def cmd_labelstudio_config(args) -> int:
+    from .annotation_formats import labelstudio_config
+    xml = labelstudio_config()
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(xml, encoding="utf-8")
+        print(f"Label Studio labelling config -> {args.out} (Project > Settings > Labeling Interface > Code)")
+    else:
+        sys.stdout.write(xml)
+    return 0
+
+
+def cmd_suggest(args) -> int:
+    from .annotation_formats import suggest, write_json
+    from .io import Record, read_records
+    from .model import ModelError, SentenceModel
+    from .pipeline import default_model_path
+    if args.top < 0 or args.labels < 1:
+        print("msp-nlp: error: --top must be 0 (all) or more, and --labels 1 or more", file=sys.stderr)
+        return 2
+    path = args.model or default_model_path()
+    if path is None:
+        raise ModelError("suggest ranks by the trained model's uncertainty, and no model was found (models/LATEST or "
+                         "$MSP_NLP_MODEL); give --model DIR, or train one with `msp-nlp train`")
+    model = SentenceModel.load(path)
+    chunks = read_records(args.inputs, _mapping(args), chunk_size=args.chunk_size, encoding=args.encoding)
+    errors = []
+
+    def records():
+        for chunk in chunks:
+            for item in chunk:
+                if isinstance(item, Record):
+                    yield item
+                else:
+                    errors.append(item)
+
+    res = suggest(records(), model, level=args.level, top=args.top or None, labels_per_item=args.labels)
+    if args.format == "labelstudio":
+        write_json(res.tasks, args.out)
+        what = f"{len(res.tasks)} notes as Label Studio tasks with the model's predictions"
+    else:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.out, "w", encoding="utf-8") as f:
+            for item in res.items:
+                f.write(json.dumps(item, ensure_ascii=False) + "\n")
+        what = f"the {len(res.items)} most uncertain {args.level}s"
+    unit = f"{res.sentences} sentences of {res.notes} notes" if args.level == "sentence" else f"{res.notes} notes"
+    print(f"ranked {unit} by the uncertainty of model {res.model_version}; {what} -> {args.out}")
+    print("note: the suggestions hold note text; treat the file like the export itself")
+    for e in errors[:20]:
+        print(f"msp-nlp: skipped {e.source} row {e.row}" + (f" (note {e.note_id})" if e.note_id else "")
+              + f": {e.reason}", file=sys.stderr)
+    if len(errors) > 20:
+        print(f"msp-nlp: ... and {len(errors) - 20} more rows skipped", file=sys.stderr)
+    return 0
+
+
+def _add_annotation_parsers(sub) -> None:
+    x = sub.add_parser("export", help="annotated JSONL -> Label Studio tasks or a spaCy DocBin")
+    x.add_argument("--to", required=True, choices=("labelstudio", "docbin"), help="format to write")
+    x.add_argument("inputs", nargs="+", metavar="IN.jsonl",
+                   help="annotated JSONL file(s), e.g. data/annotated/dev.jsonl")
+    x.add_argument("-o", "--out", required=True, metavar="OUT", help="tasks.json (labelstudio) or notes.spacy (docbin)")
+    x.set_defaults(func=cmd_export_annotations)
+
+    m = sub.add_parser("import", help="Label Studio export or spaCy DocBin -> annotated JSONL")
+    m.add_argument("--from", dest="from_format", choices=("labelstudio", "docbin"),
+                   help="format of IN (default: by its extension: .json/.jsonl Label Studio, .spacy DocBin)")
+    m.add_argument("input", metavar="IN", help="Label Studio JSON export, or .spacy file")
+    m.add_argument("-o", "--out", required=True, metavar="OUT.jsonl", help="annotated JSONL to write")
+    m.add_argument("--no-predictions", action="store_true",
+                   help="skip Label Studio tasks that have predictions but no annotation (default: use the "
+                        "predictions)")
+    m.set_defaults(func=cmd_import_annotations)
+
+    lc = sub.add_parser("labelstudio-config", help="write the Label Studio labelling config (XML) for our tasks")
+    lc.add_argument("-o", "--out", metavar="config.xml", help="file to write (default: standard output)")
+    lc.set_defaults(func=cmd_labelstudio_config)
+
+    g = sub.add_parser("suggest",
+                       help="rank unlabelled notes' sentences (or notes) by model uncertainty, for annotation")
+    g.add_argument("inputs", nargs="+", metavar="UNLABELLED", help="notes in any format `check` reads")
+    g.add_argument("-o", "--out", required=True, metavar="FILE",
+                   help="suggestions.jsonl (or tasks.json with --format labelstudio)")
+    g.add_argument("--model", metavar="DIR", help="model directory (default: models/LATEST, or $MSP_NLP_MODEL)")
+    g.add_argument("--top", type=int, default=100, metavar="N", help="keep the N most uncertain (default 100; 0: all)")
+    g.add_argument("--level", choices=("sentence", "note"), default="sentence",
+                   help="rank sentences (default) or notes")
+    g.add_argument("--labels", type=int, default=3, metavar="K",
+                   help="most uncertain labels listed per item (default 3)")
+    g.add_argument("--format", choices=("jsonl", "labelstudio"), default="jsonl",
+                   help="jsonl: one ranked suggestion per line (default); labelstudio: the suggested notes as tasks "
+                        "with the model's predictions pre-filled")
+    g.add_argument("--chunk-size", type=int, default=1000, metavar="N", help="notes read per chunk (default 1000)")
+    _add_mapping(g)
+    g.set_defaults(func=cmd_suggest)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -261,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     v.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
     v.set_defaults(func=cmd_serve)
+    _add_annotation_parsers(sub)
     return p
 
 

@@ -1,7 +1,7 @@
 """Trained sentence-level classifiers beside the rules, in a format that is safe to load.
 
 For every evidence label and trigger a logistic regression scores each sentence from
-  * word (1-2) and character (2-5, within words) n-gram TF-IDF features of the sentence, and
+   * word (1-2) and character (3-5, within words) n-gram TF-IDF features of the sentence, and
   * the rule detector's view of it: per label, whether a rule cue counted there, and whether one was discounted
     (negated, hypothetical, someone else's ...) - so the model learns when to trust the rules.
 A per-label threshold chosen on dev (the one maximising note-level F1, ties to the higher threshold: precision first)
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from . import spec as S
 FORMAT = "msp-nlp-sentence-model/1"
 MODEL_FILE, WEIGHTS_FILE = "model.json", "weights.npz"
 WORD_PARAMS = {"ngram_range": (1, 2), "sublinear_tf": True, "lowercase": True, "token_pattern": r"(?u)\b\w[\w'/]*\b"}
-CHAR_PARAMS = {"analyzer": "char_wb", "ngram_range": (2, 5), "sublinear_tf": True, "lowercase": True}
+CHAR_PARAMS = {"analyzer": "char_wb", "ngram_range": (3, 5), "sublinear_tf": True, "lowercase": True}
 N_RULE_FEATURES = 2 * len(S.ALL_LABELS)
 
 
@@ -78,13 +79,17 @@ class SentenceModel:
 
     def __post_init__(self):
         self._w, self._c = _vectorizers(self.word_vocab, self.char_vocab, self.word_idf, self.char_idf)
+        # sklearn's own analyzers (same tokenisation and n-grams as training), applied without its per-call
+        # validation overhead, which dominates when the service checks one note at a time.
+        self._wa, self._ca = self._w.build_analyzer(), self._c.build_analyzer()
 
     @property
     def version(self) -> str:
         return self.meta.get("version", "unversioned")
 
     def features(self, sentences: Sequence[str], rule_labels: Sequence[set[str]], discounted: Sequence[set[str]]):
-        return sparse.hstack([self._w.transform(sentences), self._c.transform(sentences),
+        return sparse.hstack([_tfidf(self._wa, self.word_vocab, self.word_idf, sentences),
+                              _tfidf(self._ca, self.char_vocab, self.char_idf, sentences),
                               rule_features(rule_labels, discounted) * self.rule_weight], format="csr")
 
     def predict_proba(self, sentences: Sequence[str], rule_labels: Sequence[set[str]],
@@ -159,6 +164,29 @@ class SentenceModel:
                    arrays["coef"].astype(np.float32), arrays["intercept"].astype(np.float32),
                    np.array([th[lab] for lab in labels], dtype=np.float32), float(meta.get("rule_weight", 1.0)),
                    {k: v for k, v in meta.items() if k not in ("word_vocab", "char_vocab")})
+
+
+def _tfidf(analyze, vocab: dict[str, int], idf: np.ndarray, docs: Sequence[str]) -> sparse.csr_matrix:
+    """TF-IDF rows exactly as ``TfidfVectorizer(sublinear_tf=True, norm="l2")`` computes them for a fixed vocabulary
+    (tested against it)."""
+    indptr, indices, data = [0], [], []
+    get = vocab.get
+    for d in docs:
+        counts: dict[int, int] = {}
+        for g, n in Counter(analyze(d)).items():  # C-level counting, then one lookup per distinct n-gram
+            j = get(g)
+            if j is not None:
+                counts[j] = n
+        if counts:
+            idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+            val = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * idf[idx]
+            val /= np.sqrt(np.dot(val, val))
+            indices.append(idx)
+            data.append(val.astype(np.float32))
+        indptr.append(indptr[-1] + len(counts))
+    return sparse.csr_matrix((np.concatenate(data) if data else np.zeros(0, np.float32),
+                              np.concatenate(indices) if indices else np.zeros(0, np.int64), indptr),
+                             shape=(len(docs), len(vocab)))
 
 
 def _vocab_list(vocab: dict[str, int]) -> list[str]:

@@ -72,7 +72,7 @@ def model_card(meta: dict, metrics: dict) -> str:
     v = meta["version"]
     lines = [f"# Model card: msp-nlp sentence model `{v}`", "",
              "## What it is",
-             "Per-label logistic regressions over word (1-2) and character (2-5) n-gram TF-IDF features of each sentence "
+             "Per-label logistic regressions over word (1-2) and character (3-5) n-gram TF-IDF features of each sentence "
              "of a case note, plus the rule detector's view of the sentence (which rule cues counted and which were "
              "discounted as negated, hypothetical, someone else's ...). One model per evidence label and trigger of the "
              f"MSP evidence specification ({S.SPEC_VERSION}); a per-label threshold turns probabilities into findings "

@@ -14,7 +14,7 @@ import time
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Path, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -136,7 +136,7 @@ def create_app(settings: Settings | None = None, analyzer: Analyzer | None = Non
                            f"without a space or line break, at offset {m.start()} (MSP_NLP_MAX_WORD_CHARS)")
         a = app.state.analyzer
         if a is None:
-            raise RuntimeError("analyser not loaded")
+            raise HTTPException(503, "the analyser is not loaded yet; retry when /readyz says ready")
         t0 = time.perf_counter()
         with lock:
             analysis = a.analyse(text, note.note_type, note.adult_name)

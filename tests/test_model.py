@@ -136,3 +136,14 @@ def test_shipped_model_on_the_hand_written_examples():
     # Measured for v1: 0.89 of positives, 0.81 of hard negatives (the rules alone: all, by construction). Vetoing the
     # model where the rules discounted a cue scored lower on dev, so the model keeps the last word.
     assert pos_ok >= 0.85 and neg_ok >= 0.8, (pos_ok, neg_ok)
+
+
+def test_fast_tfidf_equals_sklearn(small_model):
+    m, _ = small_model
+    from msp_nlp.model import _tfidf
+    docs = ["She said she is frightened of her son.", "", "MCA completed: lacks capacity re finances.", "!!! ???",
+            "Spoke to Mrs D alone; son asked to leave the room."]
+    for analyzer, vec, vocab, idf in ((m._wa, m._w, m.word_vocab, m.word_idf), (m._ca, m._c, m.char_vocab, m.char_idf)):
+        ours = _tfidf(analyzer, vocab, idf, docs).toarray()
+        theirs = vec.transform(docs).toarray()
+        assert np.allclose(ours, theirs, atol=1e-6)

@@ -108,6 +108,7 @@ def test_readyz_is_503_until_the_analyser_is_loaded(store_dir):
     assert c.get("/healthz").status_code == 200
     r = c.get("/readyz")
     assert r.status_code == 503 and r.json()["status"] == "analyser not loaded"
+    assert c.post("/v1/check", json={"text": NOTE1}, headers=H_RO).status_code == 503
 
 
 def test_model_version_comes_from_the_analyser(store_dir, analyzer):
@@ -724,3 +725,60 @@ def test_serve_refuses_to_start_without_keys(tmp_path):
     env["MSP_NLP_API_KEYS"] = "a:read:not-a-hash"
     p = subprocess.run(_serve_cmd() + ["serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "SHA-256" in p.stderr and "not-a-hash" not in p.stderr
+
+
+def test_connections_get_tcp_nodelay(monkeypatch):
+    # under --workers N uvicorn's own socket leaves Nagle on (a ~40 ms stall per response); our protocol turns it off
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    from service.server import HTTP_PROTOCOL
+    monkeypatch.setattr(H11Protocol, "connection_made", lambda self, transport: None)
+
+    class Transport:
+        def __init__(self, sock):
+            self.sock = sock
+
+        def get_extra_info(self, name):
+            return self.sock if name == "socket" else None
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # proto 0, like uvicorn's multi-worker socket
+        assert s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+        HTTP_PROTOCOL.connection_made(object.__new__(HTTP_PROTOCOL), Transport(s))
+        assert s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+def test_real_server_with_two_workers(tmp_path):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MSP_NLP_", "PROMETHEUS_"))}
+    env.update({"MSP_NLP_API_KEYS": KEYS, "MSP_NLP_DB_URL": f"sqlite:///{tmp_path / 'cases.sqlite'}"})
+    with open(tmp_path / "server.log", "wb") as log:
+        proc = subprocess.Popen(_serve_cmd() + ["serve", "--port", str(port), "--workers", "2"], env=env,
+                                cwd=tmp_path, stdout=log, stderr=log)
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
+                deadline = time.monotonic() + 90
+                while True:
+                    assert proc.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
+                    try:
+                        if c.get("/readyz").status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    assert time.monotonic() < deadline, "server did not come up"
+                    time.sleep(0.3)
+                n = 12
+                for i in range(n):  # new connections: the two workers share them
+                    r = httpx.post(f"http://127.0.0.1:{port}/v1/cases/W/notes", headers=H_RW,
+                                   json={"note_id": f"n{i}", "text": NOTE1 if i % 2 else NOTE2})
+                    assert r.status_code == 200
+                assert c.get("/v1/cases/W", headers=H_RO).json()["note_ids"] == [f"n{i}" for i in range(n)]
+                metrics = c.get("/metrics").text  # counted across both workers
+                line = 'msp_nlp_http_requests_total{method="POST",route="/v1/cases/{case_id}/notes",status="200"}'
+                assert f"{line} {float(n)}" in metrics
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

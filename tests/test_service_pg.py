@@ -158,10 +158,14 @@ def test_concurrent_resends_of_one_note_store_it_once(pg_url, analyzer):
 
 def test_no_note_text_in_postgres(client, pg_url):
     from sqlalchemy import create_engine, text
+    r = client.post("/v1/cases/PG-canary/notes", json={"note_id": "c1", "text": f"{CANARY} said she wants to stay "
+                                                      "at home. Daughter is taking her money.",
+                                                      "adult_name": CANARY}, headers=H)
+    assert r.status_code == 200 and CANARY not in repr(r.json()["case"])
     eng = create_engine(pg_url)
     with eng.connect() as conn:
         rows = conn.execute(text("SELECT * FROM msp_case_notes")).all()
     eng.dispose()
-    assert rows
+    assert any("PG-canary" in repr(row) for row in rows)
     dump = repr(rows)
     assert CANARY not in dump and "daughter" not in dump.lower() and "Mrs Holt" not in dump
