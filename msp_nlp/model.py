@@ -263,10 +263,24 @@ def data_hash(paths: Iterable[str | Path]) -> str:
     return h.hexdigest()
 
 
+def _fit_all(X, gold: np.ndarray, coef: np.ndarray, intercept: np.ndarray, C: float, seed: int) -> None:
+    from sklearn.linear_model import LogisticRegression
+    for j in range(len(S.ALL_LABELS)):
+        y = gold[:, j]
+        if y.min() == y.max():  # a label absent from training: never predicted
+            intercept[j] = -20.0
+            continue
+        clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000, random_state=seed)
+        clf.fit(X, y)
+        coef[j] = clf.coef_[0]
+        intercept[j] = clf.intercept_[0]
+
+
 def train(train_notes, dev_notes, *, C: float = 16.0, min_df: int = 2, rule_weight: float = 3.0, seed: int = 0,
           version: str = "dev", analyzer=None) -> SentenceModel:
     """Fit one logistic regression per label on the train sentences; choose thresholds on dev."""
-    from sklearn.linear_model import LogisticRegression
+    import sklearn.linear_model  # noqa: F401  (load SciPy/sklearn BLAS before limiting its threads)
+    from threadpoolctl import threadpool_limits
     t0 = time.time()
     tr = sentence_set(train_notes, analyzer)
     dv = sentence_set(dev_notes, analyzer)
@@ -276,15 +290,9 @@ def train(train_notes, dev_notes, *, C: float = 16.0, min_df: int = 2, rule_weig
     n_feat = X.shape[1]
     coef = np.zeros((len(S.ALL_LABELS), n_feat), dtype=np.float32)
     intercept = np.zeros(len(S.ALL_LABELS), dtype=np.float32)
-    for j, _lab in enumerate(S.ALL_LABELS):
-        y = tr.gold[:, j]
-        if y.min() == y.max():  # a label absent from training: never predicted
-            intercept[j] = -20.0
-            continue
-        clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000, random_state=seed)
-        clf.fit(X, y)
-        coef[j] = clf.coef_[0]
-        intercept[j] = clf.intercept_[0]
+    # One BLAS thread: on 2 busy cores OpenBLAS's extra threads spin and block each other (same model either way).
+    with threadpool_limits(limits=1):
+        _fit_all(X, tr.gold, coef, intercept, C, seed)
     model = SentenceModel(list(S.ALL_LABELS), w.vocabulary_, c.vocabulary_, w.idf_.astype(np.float32),
                           c.idf_.astype(np.float32), coef, intercept, np.full(len(S.ALL_LABELS), 0.5, np.float32),
                           rule_weight, {"version": version})

@@ -6,6 +6,7 @@ Executed outputs are never written back: the notebooks are kept without outputs,
 """
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 CELL_TIMEOUT = 300  # seconds per cell
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colours in IPython tracebacks
 STRIP_HINT = (".venv/bin/python -c \"import nbformat, sys; p = sys.argv[1]; nb = nbformat.read(p, 4); "
               "[c.update(outputs=[], execution_count=None) for c in nb.cells if c.cell_type == 'code']; "
               "nbformat.write(nb, p)\" notebooks/NAME.ipynb")
@@ -54,7 +56,7 @@ def test_notebook_runs(path, venv_kernel):
     try:
         client.execute()
     except CellExecutionError as e:  # the message holds the failing cell's source and traceback
-        pytest.fail(f"{path.name} failed:\n{e}", pytrace=False)
+        pytest.fail(f"{path.name} failed:\n{re.sub(ANSI, '', str(e))}", pytrace=False)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
