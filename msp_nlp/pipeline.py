@@ -21,7 +21,7 @@ import numpy as np
 
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc
 
 from . import context as C
 from . import rules as R
@@ -97,7 +97,6 @@ class RuleDetector:
     def __init__(self, min_score: float = 0.0):
         self.patterns = [p for p in R.compile_patterns() if p.score >= min_score]
         self.dispatcher = R.Dispatcher(self.patterns)
-        self.min_score = min_score
 
     def __call__(self, doc: Doc) -> Doc:
         text = _segment.doc_text(doc)
@@ -160,6 +159,31 @@ class RuleDetector:
         return out
 
 
+def best_counted_cues(doc: Doc) -> dict[tuple[str, int], Cue]:
+    """The highest-scoring counted cue per (label, sentence index)."""
+    best: dict[tuple[str, int], Cue] = {}
+    for cue in doc._.msp_cues or []:
+        if cue.reason is None and cue.seg >= 0:
+            key = (cue.label, cue.seg)
+            if key not in best or cue.score > best[key].score:
+                best[key] = cue
+    return best
+
+
+def _set_findings(doc: Doc, evidence: list[Finding], triggers: list[Finding]) -> None:
+    """Record the final findings: plain data for :func:`to_analysis`, and span groups with their scores."""
+    doc.user_data["msp_findings"] = (evidence, triggers)
+    for name, found in (("msp_evidence", evidence), ("msp_triggers", triggers)):
+        spans, scores = [], []
+        for f in found:
+            sp = doc.char_span(f.start, f.end, label=f.label, alignment_mode="expand")
+            if sp is not None:
+                spans.append(sp)
+                scores.append(f.score)
+        doc.spans[name] = spans
+        doc.spans[name].attrs["scores"] = scores
+
+
 @Language.factory("msp_context", default_config={"threshold": 0.5})
 def make_context(nlp: Language, name: str, threshold: float):
     return ContextComponent(threshold=threshold)
@@ -191,18 +215,8 @@ class ContextComponent:
                                     seg.heading, adult_re)
             if cue.reason is None:
                 settled.add((cue.label, cue.seg))
-        ev, trig, disc = [], [], []
-        for group_name, labels, bucket in (("msp_evidence", S.EVIDENCE_LABELS, ev), ("msp_triggers", S.TRIGGERS, trig)):
-            spans, scores = [], []
-            bucket.extend(self.findings(doc, labels))
-            for f in bucket:
-                sp = doc.char_span(f.start, f.end, label=f.label, alignment_mode="expand")
-                if sp is not None:
-                    spans.append(sp)
-                    scores.append(f.score)
-            doc.spans[group_name] = spans
-            doc.spans[group_name].attrs["scores"] = scores
-        reasons = []
+        _set_findings(doc, self.findings(doc, S.EVIDENCE_LABELS), self.findings(doc, S.TRIGGERS))
+        disc, reasons = [], []
         for cue in doc._.msp_cues or []:
             if cue.reason is not None:
                 sp = doc.char_span(cue.start, cue.end, label=cue.label, alignment_mode="expand")
@@ -211,20 +225,13 @@ class ContextComponent:
                     reasons.append(cue.reason)
         doc.spans["msp_discounted"] = disc
         doc.spans["msp_discounted"].attrs["reasons"] = reasons
-        doc.user_data["msp_findings"] = (ev, trig)
         return doc
 
     def findings(self, doc: Doc, labels: Iterable[str]) -> list[Finding]:
         segs = doc._.msp_sections or []
         text = _segment.doc_text(doc)
         wanted = set(labels)
-        best: dict[tuple[str, int], Cue] = {}
-        for cue in doc._.msp_cues or []:
-            if cue.reason is not None or cue.label not in wanted or cue.seg < 0:
-                continue
-            key = (cue.label, cue.seg)
-            if key not in best or cue.score > best[key].score:
-                best[key] = cue
+        best = {k: c for k, c in best_counted_cues(doc).items() if k[0] in wanted}
         out = []
         for (label, i), cue in sorted(best.items(), key=lambda kv: (segs[kv[0][1]].start, kv[0][0])):
             if cue.score < self.threshold:
@@ -252,22 +259,21 @@ class ModelComponent:
         return next(iter(self.pipe([doc])))
 
     def pipe(self, docs, batch_size: int = 256):
-        from .model import sentence_views
         batch: list[Doc] = []
         for doc in docs:
             batch.append(doc)
             if len(batch) >= batch_size:
-                yield from self._run(batch, sentence_views)
+                yield from self._run(batch)
                 batch = []
         if batch:
-            yield from self._run(batch, sentence_views)
+            yield from self._run(batch)
 
-    def _run(self, docs: list[Doc], sentence_views):
+    def _run(self, docs: list[Doc]):
+        from .model import sentence_views
         if self.model is None:
             return docs
-        texts, counted, disc, owner = [], [], [], []
-        views = []
-        for d_i, doc in enumerate(docs):
+        texts, counted, disc, views = [], [], [], []
+        for doc in docs:
             text = _segment.doc_text(doc)
             v = sentence_views(doc)
             views.append(v)
@@ -275,21 +281,15 @@ class ModelComponent:
                 texts.append(text[s0:s1])
                 counted.append(c)
                 disc.append(dd)
-                owner.append(d_i)
         proba = self.model.predict_proba(texts, counted, disc)
         th = self.model.thresholds
         labels = self.model.labels
         row = 0
-        for d_i, doc in enumerate(docs):
+        for doc, view in zip(docs, views):
             text = _segment.doc_text(doc)
-            best_cue: dict[tuple[str, int], Cue] = {}
-            for cue in doc._.msp_cues or []:
-                if cue.reason is None and cue.seg >= 0:
-                    k = (cue.label, cue.seg)
-                    if k not in best_cue or cue.score > best_cue[k].score:
-                        best_cue[k] = cue
+            best_cue = best_counted_cues(doc)
             ev, tr = [], []
-            for seg_i, (s0, s1, _c, _d) in enumerate(views[d_i]):
+            for seg_i, (s0, s1, _c, _d) in enumerate(view):
                 p = proba[row]
                 row += 1
                 for j in np.flatnonzero(p >= th):
@@ -298,12 +298,7 @@ class ModelComponent:
                     f = Finding(label, s0, s1, text[s0:s1], float(p[j]), cue.start if cue else s0,
                                 cue.end if cue else s1)
                     (ev if label in _EVIDENCE else tr).append(f)
-            doc.user_data["msp_findings"] = (ev, tr)
-            for name, fs in (("msp_evidence", ev), ("msp_triggers", tr)):
-                spans = [doc.char_span(f.start, f.end, label=f.label, alignment_mode="expand") for f in fs]
-                keep = [(sp, f.score) for sp, f in zip(spans, fs) if sp is not None]
-                doc.spans[name] = [sp for sp, _ in keep]
-                doc.spans[name].attrs["scores"] = [sc for _, sc in keep]
+            _set_findings(doc, ev, tr)
         return docs
 
 

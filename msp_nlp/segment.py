@@ -84,12 +84,10 @@ def segment(text: str) -> list[Segment]:
     """
     segments: list[Segment] = []
     section: str | None = None
-    pos = 0
     for line_no, m in enumerate(_LINE_RE.finditer(text)):
         if m.start() == m.end():
             break
         line_start, line_end = m.start(), m.end()
-        pos = line_end
         raw = text[line_start:line_end].rstrip("\r\n")
         if not raw.strip():
             section = None  # a blank line closes a heading section
@@ -114,7 +112,6 @@ def segment(text: str) -> list[Segment]:
                     section, rel_end = h
                     heading_end = s2 + rel_end
             segments.append(Segment(s2, e2, section, heading_end, line_no))
-    del pos
     return segments
 
 

@@ -78,7 +78,7 @@ def model_card(meta: dict, metrics: dict) -> str:
              f"MSP evidence specification ({S.SPEC_VERSION}); a per-label threshold turns probabilities into findings "
              f"({meta.get('threshold_rule', '')}). Flags are then raised by the spec's rules.",
              "",
-             f"Stored as `model.json` + `weights.npz` (numbers only, loaded with `allow_pickle=False`): no pickle, no "
+             "Stored as `model.json` + `weights.npz` (numbers only, loaded with `allow_pickle=False`): no pickle, no "
              "code runs on load; loading refuses other formats, unexpected array types and other label sets.",
              "",
              "## Intended use and users",
