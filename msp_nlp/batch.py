@@ -8,7 +8,6 @@ note text) grouped by case at the end.
 from __future__ import annotations
 
 import csv
-import json
 import multiprocessing as mp
 import os
 import sqlite3
@@ -17,6 +16,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
+
+import orjson
 
 from . import spec as S
 from .feedback import CASE_REVIEWER_COLUMNS, REVIEWER_COLUMNS
@@ -109,10 +110,16 @@ def note_record(rec: Record, analysis: NoteAnalysis, include_text: bool = False)
     return out
 
 
+def _dumps(obj) -> str:
+    """Compact JSON (UTF-8, not ASCII-escaped). orjson: serialising the results was a tenth of a batch's time with
+    the standard library's encoder; orjson takes a tenth of that."""
+    return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
 def summary_json(analysis: NoteAnalysis) -> str:
     """A text-free summary of a note's findings (labels, offsets, scores, discounted reasons, closing), for stores
     that must never hold note text: the batch's case-level temp table and the service's case store."""
-    return json.dumps({
+    return _dumps({
         "e": [[f.label, f.start, f.end, f.score] for f in analysis.evidence],
         "t": [[f.label, f.start, f.end, f.score] for f in analysis.triggers],
         "d": [[d["label"], d["reason"]] for d in analysis.discounted],
@@ -122,7 +129,7 @@ def summary_json(analysis: NoteAnalysis) -> str:
 
 def analysis_from_summary(s: str) -> NoteAnalysis:
     """Inverse of :func:`summary_json` (sentence texts are empty: they were never stored)."""
-    d = json.loads(s)
+    d = orjson.loads(s)
 
     def mk(x):
         return Finding(x[0], x[1], x[2], "", x[3], x[1], x[2])
@@ -176,7 +183,7 @@ def run_check(inputs: Sequence[str | Path], outdir: str | Path, mapping: ColumnM
                         continue
                     analysis = next(ai)
                     rec = note_record(item, analysis, include_text)
-                    fj.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    fj.write(_dumps(rec) + "\n")
                     fl = {f["code"] for f in rec["flags"]}
                     for c in fl:
                         summary.flags[c] += 1
@@ -213,7 +220,7 @@ def _write_cases(db: sqlite3.Connection, out: Path, summary: CheckSummary) -> No
             if current is None:
                 return
             res = case_result(current, notes)
-            fj.write(json.dumps(res.as_dict(), ensure_ascii=False) + "\n")
+            fj.write(_dumps(res.as_dict()) + "\n")
             codes = {f["code"] for f in res.flags}
             for c in codes:
                 summary.case_flags[c] += 1

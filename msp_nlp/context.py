@@ -32,15 +32,14 @@ PERSON_CENTRED = frozenset({S.ADULT_VIEWS, S.DESIRED_OUTCOME, S.CONSENT})
 FUTURE_OK = frozenset({(S.REFUSAL_EXPLORED, "followup")})
 
 _TERMINATOR = re.compile(
-    r"[,;:()]|\s-\s|\b(?:but|however|although|though|whereas|except|because|as|since|so|which|who|whilst|while|"
-    r"then|and (?:she|he|they|i|we|sw|mrs|mr|ms)|after|before|when|until)\b",
-    )
+    r"[,;:()]|\s-\s|\b" + R.alternation(
+        r"but|however|although|though|whereas|except|because|as|since|so|which|who|whilst|while|"
+        r"then|and (?:she|he|they|i|we|sw|mrs|mr|ms)|after|before|when|until") + r"\b")
 
-_NEG_PRE = re.compile(
-    r"\b(?:not|no|nil|never|without|unable to|could not|couldn't|can't|cannot|did not|didn't|has not|hasn't|"
+_NEG_PRE = re.compile(r"\b" + R.alternation(
+    r"not|no|nil|never|without|unable to|could not|couldn't|can't|cannot|did not|didn't|has not|hasn't|"
     r"have not|haven't|was not|wasn't|were not|weren't|no evidence (?:of|that)|no record (?:of|that)|failed to|"
-    r"yet to|lack of|absence of|neither|nor|no one|nobody|too (?:unwell|confused|distressed) to)\b",
-    )
+    r"yet to|lack of|absence of|neither|nor|no one|nobody|too (?:unwell|confused|distressed) to") + r"\b")
 _NEG_POST = re.compile(
     r"^\W{0,3}(?:\w+\W+){0,3}?(?:(?:was|were|has|have|had)\s+)?(?:not|n't|never)\s+(?:been\s+)?"
     r"(?:obtained|recorded|done|completed|sought|asked|explored|discussed|possible|assessed|considered|gathered|"
@@ -48,15 +47,15 @@ _NEG_POST = re.compile(
     r"able|available|present|requested)\b"
     r"|^\W{0,3}(?:n/a|unknown|none|nil)\b",
     )
-_HYPO_PRE = re.compile(
-    r"\b(?:if|should (?:she|he|they|mrs|mr|ms|the)|unless|in case|would need|needs? to|need to be|to be|will|shall|"
-    r"'ll|plan(?:s|ned)? to|planning to|intend\w* to|aim(?:s)? to|going to|(?:sw|worker|i|we|team|duty|ooh|"
-    r"dn|gp|staff|nurse|practitioner) to|tbc|may|might|could (?:be )?(?:offer|consider|arrang|refer|explor|ask|discuss)\w*|"
+_HYPO_PRE = re.compile(r"\b" + R.alternation(
+    r"if|should (?:she|he|they|mrs|mr|ms|the)|unless|in case|would need|needs? to|need to be|to be|will|shall|"
+    r"'ll|plan(?:s|ned)? to|planning to|intend\w* to|aim(?:s)? to|going to|sw to|worker to|i to|we to|team to|"
+    r"duty to|ooh to|dn to|gp to|staff to|nurse to|practitioner to|tbc|may|might|"
+    r"could (?:be )?(?:offer|consider|arrang|refer|explor|ask|discuss)\w*|"
     r"consider(?:ing)? (?:a |an )?referral|"
     r"recommend\w*|await\w*|requested|pending|next (?:visit|week|time)|in future|ought to|must|hope to|"
     r"would be (?:helpful|useful|good|beneficial)|try to|attempt to|offer to|able to offer|"
-    r"can be|would be)\b",
-    )
+    r"can be|would be|plan was to|plan is to") + r"\b")
 _HYPO_POST = re.compile(
     r"^\W{0,3}(?:\w+\W+){0,6}?(?:next (?:visit|week|time|month)|at (?:the |a )?(?:later|future) date|"
     r"to be (?:arranged|completed|confirmed|booked|done|sought|made|undertaken|explored|considered|discussed|offered)|"
@@ -64,20 +63,19 @@ _HYPO_POST = re.compile(
     r"if (?:she|he|they) (?:agrees?|consents?|wishes|wants|is willing)|if needed|if required|if appropriate|"
     r"once (?:she|he|they)|is required|are required|needed|outstanding)\b",
     )
-_DONE = re.compile(r"\b(?:done|completed|made|sent|spoke|spoken|discussed|agreed|informed|explained|booked|"
-                   r"referred|reported|attended|visited|saw|seen|obtained|consented|said|told|stated|confirmed)\b",
-                   )
+_DONE = re.compile(r"\b" + R.alternation(
+    r"done|completed|made|sent|spoke|spoken|discussed|agreed|informed|explained|booked|"
+    r"referred|reported|attended|visited|saw|seen|obtained|consented|said|told|stated|confirmed") + r"\b")
 
-_ADULT_REF = re.compile(
-    r"\b(?:she|he|they|mrs\.? [a-z'-]+|mr\.? [a-z'-]+|ms\.? [a-z'-]+|miss [a-z'-]+|mx\.? [a-z'-]+|pt|patient|"
+_ADULT_REF = re.compile(r"\b" + R.alternation(
+    r"she|he|they|mrs\.? [a-z'-]+|mr\.? [a-z'-]+|ms\.? [a-z'-]+|miss [a-z'-]+|mx\.? [a-z'-]+|pt|patient|"
     r"the adult|adult at risk|client|service user|resident|mum|mother|dad|father|nan|gran|grandma|grandad|"
-    r"the person)\b")
-_OTHER_REF = re.compile(
-    r"\b(?:" + R.REL + r"|family|manager|home manager|gp|doctor|dr|consultant|police|officers?|pc|referrer|"
-    r"provider|the home|ward|staff|professionals?|housing officer|landlord|ot|dn|neighbours?)s?\b",
-    )
-_PRACTITIONER_REF = re.compile(r"\b(?:i|we|sw|worker|writer|social worker|duty worker|practitioner|myself|"
-                               r"the team|undersigned)\b")
+    r"the person") + r"\b")
+_OTHER_REF = re.compile(r"\b" + R.alternation(
+    R.REL_ALTS + r"|family|manager|home manager|gp|doctor|dr|consultant|police|officers?|pc|referrer|"
+    r"provider|the home|ward|staff|professionals?|housing officer|landlord|ot|dn|neighbours?") + r"s?\b")
+_PRACTITIONER_REF = re.compile(r"\b" + R.alternation(
+    r"i|we|sw|worker|writer|social worker|duty worker|practitioner|myself|the team|undersigned") + r"\b")
 _PRONOUN = re.compile(r"^(?:she|he|they)$")
 _SPEAKER_VERB = re.compile(r"^\W*(?:\w+\W+){0,2}?(?:said|says|states|stated|told|tells|reports|reported|feels|felt|"
                            r"wants|wanted|would like|believes|thinks|asked|requested|explained|expressed|is keen|"
@@ -92,6 +90,14 @@ _CONDITIONAL_SENTENCE = re.compile(r"^\W*(?:if|should (?:she|he|they|mrs|mr|ms)|
 _NEEDS_SUBJECT = re.compile(r"^(?:explained|confirmed|agreed|reported|reports|informed|advised|discussed|"
                             r"mentioned|shared|responded|answered|replied|indicated|described)$")
 _COORD = re.compile(r"\band\b")
+_EVIDENCE = frozenset(S.EVIDENCE_LABELS)
+_DECLINED_TO = re.compile(r"\b(?:declined|refused) to\b")
+_HYPO_POST_EV = re.compile(r"^\W{0,3}(?:\w+\W+){0,6}?(?:to be (?:assessed|reviewed|revisited)|needs? (?:\w+ )?assess\w*|"
+                           r"needs? to be (?:done|assessed|completed))\b")
+_FORM_NEG = re.compile(r"\s*(?:-|:|\u2013)\s*(?:not (?:\w+ )?(?:assessed|known|done|discussed|obtained|sought|considered|"
+                       r"explored|completed|possible|asked|recorded|required)\b|n/a\b|nil\b|unknown\b|tbc\b|to be \w+)")
+_TRIED = re.compile(r"\b(?:tried|attempted|attempts?|trying) to\b")
+_BUT = re.compile(r"\b(?:but|however)\b")
 
 
 def _blank_quotes(s: str) -> str:
@@ -206,6 +212,14 @@ def classify(label: str, pattern_name: str, rs: int, re_: int, sent: Sentence, h
     after = _clause_after(text, re_)
     before = text[cs:rs]
     if _NEG_PRE.search(before) or _NEG_POST.search(after):
+        return "negated"
+    if label in _EVIDENCE and _HYPO_POST_EV.search(after) and (label, pattern_name) not in FUTURE_OK:
+        return "hypothetical"  # "Capacity re finances to be reviewed in 6 months", "... needs assessing"
+    if label in _EVIDENCE and _FORM_NEG.match(text, re_):
+        return "negated"  # a form-like line: "Capacity - not assessed", "MCA - not done"
+    if label in _EVIDENCE and (_DECLINED_TO.search(before) or (_TRIED.search(before) and _BUT.search(text, re_))):
+        # the practice did not happen: the adult declined it ("declined to speak to SW on his own"), or it was
+        # tried and failed ("tried to speak to him alone but son stayed in the room")
         return "negated"
     if (label, pattern_name) not in FUTURE_OK:
         if _HYPO_PRE.search(before) or _HYPO_POST.search(after):

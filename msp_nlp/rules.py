@@ -16,12 +16,56 @@ from . import spec as S
 # Reusable fragments --------------------------------------------------------------------------------------------
 PRON = r"(?:she|he|they|her|him|them|his|their)"
 SUBJ = r"(?:she|he|they|mrs\.? [a-z'-]+|mr\.? [a-z'-]+|ms\.? [a-z'-]+|miss [a-z'-]+|mx\.? [a-z'-]+|pt|patient|the adult|adult|client|service user|resident|mum|dad|mother|father)"
-REL = (r"(?:son|daughter|grandson|granddaughter|nephew|niece|husband|wife|partner|boyfriend|girlfriend|ex[- ]partner|"
+REL_ALTS = (r"son|daughter|grandson|granddaughter|nephew|niece|husband|wife|partner|boyfriend|girlfriend|ex[- ]partner|"
        r"brother|sister|sibling|cousin|uncle|aunt|stepson|stepdaughter|son[- ]in[- ]law|daughter[- ]in[- ]law|"
        r"grandchild(?:ren)?|mother|father|mum|dad|family member|relative|friend|neighbour|lodger|flatmate|"
        r"carer|care worker|support worker|paid carer|staff member|member of staff|nurse|hca|agency worker|"
-       r"volunteer|landlord|tenant|associate|acquaintance|ex|in-laws?|step-?father|step-?mother|stepson)")
+       r"volunteer|landlord|tenant|associate|acquaintance|ex|in-laws?|step-?father|step-?mother|stepson")
+REL = "(?:" + REL_ALTS + ")"
 NEG_INNER = r"(?:(?:does|did|do|would|could|is|was|has|had)\s*(?:n't|\s+not)\s+|not\s+|never\s+|no\s+longer\s+)?"
+
+
+def _split_alternatives(src: str) -> list[str]:
+    """The top-level alternatives of a regex source (``a|b(?:c|d)|[|]`` -> ``a``, ``b(?:c|d)``, ``[|]``)."""
+    out, depth, cls, esc, cur = [], 0, False, False, []
+    for ch in src:
+        if esc:
+            esc = False
+        elif ch == "\\":
+            esc = True
+        elif cls:
+            cls = ch != "]"
+        elif ch == "[":
+            cls = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            out.append("".join(cur))
+            cur = []
+            continue
+        cur.append(ch)
+    out.append("".join(cur))
+    return out
+
+
+_SPECIAL = frozenset("\\.^$*+?{}[]|()")
+
+
+def alternation(src: str) -> str:
+    """``(?:src)`` with its alternatives grouped by first character: ``(?:s(?:on|ister)|d(?:aughter|ad))`` for
+    ``son|daughter|sister|dad``.  Python's ``re`` compares the current character with the first character of every
+    alternative in turn; grouped, it compares once per group, which makes long word lists several times faster.
+    Matches are the same: only alternatives with the same first character can match at a position, and their order
+    is kept.  Every alternative must start with a literal character that has no quantifier."""
+    groups: dict[str, list[str]] = {}
+    for alt in _split_alternatives(src):
+        if not alt or alt[0] in _SPECIAL or (len(alt) > 1 and alt[1] in "?*+{"):
+            raise ValueError(f"alternative {alt!r} does not start with a literal character")
+        groups.setdefault(alt[0], []).append(alt[1:])
+    parts = [c + (rests[0] if len(rests) == 1 else "(?:" + "|".join(rests) + ")") for c, rests in groups.items()]
+    return "(?:" + "|".join(parts) + ")"
 
 
 @dataclass(frozen=True)
@@ -97,7 +141,18 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"\b(?:explored|asked (?:her|him|them|if|whether|about)|discussed|checked|considered|enquired|"
          r"spoke about|talked about|gently asked)\b[^.;\n]{0,50}?\b(?:coerc\w+|pressur\w+|control\w*|influence\w*|"
          r"threat\w*|forced|made to|scared|afraid|frightened|makes? (?:her|him|them)|free to|duress)\b|"
-         r"\b(?:free to (?:speak|talk)|anyone (?:controls?|manages?|tells? (?:her|him))|undue influence)\b"),
+         r"\b(?:free to (?:speak|talk)|anyone (?:controls?|manages?|tells? (?:her|him))|undue influence)\b|"
+         r"\b(?:asked|asking|explored|checked)\b[^.;\n]{0,40}?\b(?:(?:feels? (?:she|he|they) )?(?:can|could) say no|"
+         r"takes? money|took money|gets? angry|hurts? (?:her|him)|hits? (?:her|him)|keep (?:things|secrets)|"
+         r"allowed to|let (?:her|him|them) (?:go|see|out))|"
+         r"\b(?:(?:she|he|they) (?:feels? (?:she|he|they) )?(?:can|could) say no|pattern of pressure|"
+         r"(?:pressure|influence) (?:here |is |was )?(?:significant|considerable)|significant (?:pressure|influence))"),
+        ("alone2", 0.85,
+         r"\b(?:no (?:(?:\w+ )?(?:staff|family|carers?|relatives?)|one else)(?: members?)?(?: (?:or|and) [\w ]{1,20}?)? "
+         r"(?:were |was )?present|just the two of us|on our own|(?:introduced us|brought (?:her|him|them)) and left|"
+         r"seen without|(?:not aware of|did not know about|didn't know about|doesn't know about) (?:the |my |our )?"
+         r"(?:meeting|visit|call|appointment)|rather than at home)\b"),
+        ("form_yes", 0.9, r"(?<=seen alone: )(?:yes|y)\b|(?<=seen alone\?: )(?:yes|y)\b"),
         ("absent", 0.85,
          r"\b(?:without (?:\w+ ){0,3}?(?:present|there|in the room)|on (?:her|his|their) own|"
          r"(?:was|were|had gone|went) (?:out|away|at work|in the toilet|out of the room)|out of the room|"
@@ -122,7 +177,7 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
     ],
     S.CAPACITY: [
         ("mca", 0.9,
-         r"\b(?:mca|mental capacity|capacity assessment|capacitous|has capacity|have capacity|lacks? capacity|"
+         r"\b(?:(?<!s44 )(?<!s\.44 )(?<!\bl )(?<!\br )(?<!left )(?<!right )mca(?! stroke| infarct| territory)|mental capacity|capacity assessment|capacitous|has capacity|have capacity|lacks? capacity|"
          r"lacking capacity|(?:no )?reason to doubt (?:her|his|their )?capacity|capacity (?:was |is )?(?:assessed|"
          r"considered|fluctuat\w+|presumed|queried|in question|to (?:make|decide|consent|understand))|"
          r"presum\w+ (?:to have )?capacity|capacity (?:re|regarding|for|around|in relation to)|"
@@ -140,12 +195,17 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
     ],
     S.RISK_DISCUSSED: [
         ("risk", 0.85,
-         r"\b(?:discuss(?:ed|ing)?|talked (?:through|about)|went through|explored|explained|considered|reviewed|"
-         r"agreed|understands?|understood|aware of|accepts?|accepted)\b[^.;\n]{0,50}?\b(?:risks?|dangers?|"
-         r"safety|consequences)\b"),
+         r"\b(?:discuss(?:ed|ing)?|talked (?:frankly |openly )?(?:through|about)|went through|explored|explained|"
+         r"considered|reviewed|agreed|(?:understands?|understood|aware of|accepts?|accepted)(?![^.;\n]{0,15}weigh))"
+         r"\b[^.;\n]{0,50}?\b(?:risks?|dangers?|safety|safe|consequences|what (?:could|might|would) happen|"
+         r"what to do if|scams?)\b"),
         ("plan", 0.9,
          r"\b(?:safety plan|risk (?:management )?plan|protection plan|risk assessment (?:completed|undertaken|done)|"
-         r"(?:risks?|safety) (?:were |was )?(?:discussed|explained|talked through|explored)|"
+         r"(?:risks?|safety) (?:(?!not\b|never\b|to\b)\w+ )?(?:were |was )?(?:discussed|explained|talked through|explored|went through)|"
+         r"discussed (?:the )?risks|(?:agreed|agree|set up) (?:a )?code ?word|what to do if|"
+         r"(?:she|he|they) could (?:explain|describe|tell me)|explain(?:ed)? (?:it |this |them )?back|"
+         r"repeated it back|advised (?:her|him|them)? ?(?:to|not to) (?:keep|call|ring|lock|not|stay|avoid|contact)|"
+         r"told (?:her|him|them) not to|"
          r"(?:she|he|they) (?:understands?|understood|accepts?|accepted|is aware of|was aware of) the risks?)\b"),
     ],
     S.INFORMED_OF_ACTIONS: [
@@ -153,6 +213,20 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"(?:^|\b(?:i|we|sw) +)(?:explained|told (?:her|him|them|\w+) (?:what|that|i|we|about|the|how|why)|"
          r"(?:read|went) (?:back|through) (?:the )?(?:plan|actions)|gave (?:her|him|them) (?:my|the) "
          r"(?:card|number|details|leaflet))\b|"
+         r"\bexplained (?:to (?:her|him|them|[a-z]+) )?(?:[\w']+ ){0,3}?(?:will|would|process|role|options|duty|"
+         r"have to|need to|next)\b|"
+         r"\btold (?:her|him|them|mrs\.? \w+|mr\.? \w+|ms\.? \w+|\w+ and \w+)(?: \(via \w+\))? (?:what|that|i|we|about|"
+         r"the|how|why|where|next steps)\b|\btold by \w+ (?:of|that|about|today)\b|"
+         r"\b(?:ip|pt|she|he|they|mrs\.? \w+|mr\.? \w+|ms\.? \w+) (?:is |was |are |were )?(?:aware|knows) (?:of|that|i|we|to|"
+         r"(?:she|he|they) can|how)\b|"
+         r"\bexplained (?:to (?:her|him|them|[a-z]+) )?(?:again |simply |honestly |a few times )?(?:what|who|how|why|"
+         r"that (?:i|we|the|police|asc|social|nothing|no one)|the (?:process|plan|s\.?\s?42|enquiry|outcome|options|"
+         r"next|safeguarding|role|referral|meeting)|i (?:will|would|need|was|am|'d|'ll)|we (?:will|would|need)|"
+         r"next steps|my role|safeguarding|s\.?\s?42)|"
+         r"\b(?:introduced myself|left (?:my|a|the) (?:card|number|details|contact)|(?:has|gave (?:her|him|them)) my "
+         r"(?:number|card|details|email|direct line)|(?:knows|aware of) how to contact|(?:plan|it|this) read back|"
+         r"to tell (?:her|him|them) (?:what|the|that|about|how|why)|(?:told|informed|updated) by (?:dc|pc|ds|police|sw|"
+         r"the (?:officer|police|sw))|told (?:her|him|them|[a-z]+) (?:what (?:we|i|would|will|happens)|i (?:would|will)))\b|"
          r"\b(?:(?:is|was|are|were) (?:made )?aware (?:that|of (?:the|this|what)|i|we|dn|police)|knows (?:that|about|the|i|we)|"
          r"invited|(?:was|were) told|informed of|feedback (?:to|given)|given (?:a )?copy)\b"),
         ("told", 0.85,
@@ -171,16 +245,33 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
     S.REFUSAL_EXPLORED: [
         ("explored", 0.9,
          r"\b(?:explored|discussed|talked about|asked about|understand|understood|reasons? for|why (?:she|he|they))"
-         r"\b[^.;\n]{0,40}?\b(?:declin\w+|refus\w+|reluctan\w+|not wanting|does not want|doesn't want|reasons?)\b"),
+         r"\b[^.;\n]{0,40}?\b(?:declin\w+|refus\w+|reluctan\w+|not wanting|does not want|doesn't want|reasons?|"
+         r"said no|says no|turned down)\b|"
+         # asking about the reasons or worries behind a "no"
+         r"\b(?:(?<!she )(?<!he )(?<!they )(?<!and )asked|talked (?:about|through)|explored|discussed|went (?:back )?over)"
+         r"(?: (?:her|him|them|with (?:her|him|them)))?"
+         r"(?: again)? (?:why\b|what (?:(?:had |has )?(?:worr|scare|frighten|put|made)\w*|"
+         r"would (?:make|help)|"
+         r"had been unhelpful|was wrong|(?:she|he|they)(?:'s| is| was| are) (?:worried|scared|afraid)))|"
+         r"\bwhat (?:puts|put) (?:her|him|them) off\b|\bwent back (?:over|to)\b|"
+         r"\b(?:middle way|different approach|compromise)\b|"
+         r"\b(?:offered|suggested|discussed|agreed)\b[^.;\n]{0,90}?\binstead\b|"
+         r"\b(?:she|he|they)(?:'d|'ll| would| will| said (?:she|he|they)(?:'d| would))? (?:think about it|consider it|"
+         r"try (?:it|them|this))\b|\bagreed to try\b"),
         ("followup", 0.85,
-         r"\b(?:revisit|re-?visit|try again|re-?offer\w*|offered again|will (?:re)?visit again|visit again|call again|"
-         r"door (?:left )?open|can (?:re-?)?contact|(?:she|he|they) can change (?:her|his|their) mind|"
-         r"alternatives?|other options|compromise|trial|agreed to (?:a |an )?(?:trial|shorter|smaller|different))\b"),
+         r"\b(?:door (?:left )?open|offered again|re-?offered|will (?:re)?visit again|"
+         r"agreed to (?:a |an )?(?:trial|shorter|smaller|different)|"
+         r"agreed(?: that)? (?:i|we|sw)(?:'d|'ll| would| will| can| could| should)? (?:come back|call|ring|phone|"
+         r"text|visit|return|meet|see|talk|raise|look|try|go)\b|"
+         r"agreed (?:i|we|sw) can\b|agreed to (?:visit|come back|meet|talk) again|"
+         r"(?:next visit|follow[- ]up|further visit) agreed|agreed to come back|"
+         r"agreed (?:(?:for )?(?:me|us) to|i could) (?:come back|call|ring|phone|visit|return|meet|talk)|"
+         r"talk (?:about it )?again)\b"),
     ],
     S.PARTNER_REFERRAL: [
         ("agencies", 0.8,
          r"\b(?:action fraud|trading standards|\bts\b (?:informed|referral|fitted|visit)|frs|safe (?:&|and) well|"
-         r"dbs referral|home improvement agency|police (?:investigat\w+|interview\w*|will|are|have|attended|"
+         r"dbs referral|home improvement agency|police (?:investigat\w+|interview\w*|are|have|attended|"
          r"arrested|charged)|arrested|charged with|interviewed (?:by police|under caution)|conditional caution|"
          r"visit with (?:the )?(?:police|pc|dc|trading standards|ts|dn|gp|ot|housing)|joint visit|"
          r"attended (?:the )?marac|gp (?:asked|to review|saw|letter|visit|appointment|review)|"
@@ -197,8 +288,18 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"children'?s services|social care|modern slavery|nrm|salt|memory clinic|psychiatr\w+|camhs)\b"),
         ("passive", 0.85,
          r"\b(?:police|gp|district nurses?|dn|cqc|housing|trading standards|bank|idva|marac|cmht|"
-         r"mental health team|fire service|ambulance)\b[^.;\n]{0,20}?\b(?:informed|notified|contacted|aware|"
-         r"made aware|updated|alerted|called|attended|involved|referred to|emailed)\b"),
+         r"mental health team|fire service|ambulance|dwp|solicitor|csc|children'?s services|pharmacist|opg|probation|"
+         r"victim support|falls team|memory clinic|admiral nurse|ot|frs|ts|nrm)\b[^.;\n]{0,20}?\b(?:informed|notified|"
+         r"contacted|aware|made aware|updated|alerted|called|attended|involved|referred to|emailed|saw|visited|logged|"
+         r"nfa|asked to|requested|accepted|agreed)\b|"
+         r"\b(?:gp|dn|ot|falls|police|physio|salt|dietitian|memory clinic|pharmacy|optician|audiology|hospital|"
+         r"victim support|idva|nrm|housing|bank) (?:appt |appointment |review |check )?(?:referral )?"
+         r"(?:requested|made|done|booked|sent|completed|accepted|arranged)\b|"
+         r"\b(?:crime report(?:ed)?|victim support|joint working|shared (?:information )?with (?:the )?(?:police|gp|bank|housing))\b"),
+        # A partner named in a meeting's attendance line ("Present: PC Lee, DN Ford"): the cue starts after the heading.
+        ("attendees", 0.85,
+         r"(?<=: )(?:(?<=present: )|(?<=attendees: )|(?<=in attendance: ))[^\n]{0,160}?\b(?:police|dc|pc|ds|cqc|gp|"
+         r"housing|nurse|dn|idva|probation|pharmacist)\b"),
         ("crime_ref", 0.95,
          r"\b(?:crime (?:ref|reference|number|no)|cad (?:ref|no|number)?|incident (?:number|no|ref)|"
          r"police (?:attended|aware|informed|notified|involved|are investigating|investigating)|officers attended|"
@@ -209,12 +310,23 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"\b(?:less restrictive|least restrictive|proportionate|proportionality|alternatives? to|other options|"
          r"options (?:were |was )?(?:considered|discussed|explored)|rather than (?:a |an )?(?:placement|care home|"
          r"residential|nursing|admission|moving)|instead of (?:a |an )?(?:placement|care home|residential|moving)|"
-         r"minimum (?:necessary|intervention)|balance (?:her|his|their) (?:rights|autonomy|wishes))\b"),
+         r"minimum (?:necessary|intervention)|balance (?:her|his|their) (?:rights|autonomy|wishes))\b|"
+         r"\b(?:more restrictive|least intrusive|less intrusive|less formal|middle way|options? (?:other than|short of)|"
+         r"rather than (?:a |an |the |any )?(?:\w+ ){0,2}?(?:placement|care home|residential|nursing|admission|moving|move|"
+         r"deputyship|redirection|eviction|injunction|lpa|anything|restrict\w*)|"
+         r"(?:a |the )?(?:move|moving \w+|care home|residential(?: care)?|placement|extra care) (?:\w+ ){0,3}?(?:was |were |is )?"
+         r"(?:considered|discussed) (?:and|but) (?:ruled out|rejected|not)|"
+         r"(?:care home|residential care|placement|a move) not (?:considered )?(?:necessary|needed|proportionate)|"
+         r"not (?:necessary|proportionate) (?:to|without)|restrictions? (?:are|is) to stop)\b"),
     ],
     S.OUTCOME_REVIEWED: [
         ("achieved", 0.95,
          r"\b(?:outcomes? (?:were |was |have been |has been |is |are )?(?:fully |partly |partially |not |largely "
-         r"|mostly )?(?:met|achieved|acheived|reached)|(?:fully|partly|partially|not|largely) (?:met|achieved)|"
+         r"|mostly )?(?:met|achieved|acheived|reached)|(?:fully|partly|partially|largely|mostly|all) (?:met|achieved)|(?<=[:\u2013-] )(?:fully |partly |partially |mostly |largely |all |"
+         r"not (?:yet )?)?(?:achieved|met)\b|(?:has|have) been (?:fully |partly |largely )?(?:achieved|met)|"
+         r"outcomes? [^.;\n]{0,40}?\b(?:not (?:yet )?|partly |partially |mostly )(?:met|achieved)|"
+         r"(?:that'?s|which (?:was|is)|that (?:was|is)) what (?:i|she|he|they) want(?:ed)?|feels? more in control|"
+         r"back in charge|"
          r"(?:desired )?outcomes? (?:review(?:ed)?|achieved|met)|outcome (?:was |is )?reviewed|"
          r"feels? (?:safer|safe now|happier)|now feels? safe|"
          r"happy with (?:the )?outcome|satisfied with (?:the )?outcome|unhappy with (?:the )?outcome|"
@@ -225,9 +337,23 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
         ("harm_obj", 0.75,
          r"\b(?:grabbed|hit|hits|pushed|slapped|kicked|punched|shouts? at|shouted at|screams? at|threatened|"
          r"locks|locked|controls|checks|belittles|calls) (?:me|her|him|them)\b|"
-         r"\b(?:has|keeps|holds|took|takes|using|uses) (?:her|his|my) (?:bank )?(?:card|money|pension|phone|benefits)|"
-         r"\brough handling\b|\b(?:financial abuse|neglect|abuse|ill-?treatment|assault) by\b|"
-         r"\bby (?:staff|the carer|a carer|night staff|agency (?:staff|carer)|her carer|his carer)\b"),
+         r"\b(?:has|had|keeps|kept|holds|held|took|taken|takes|using|uses|manages) (?:her|his|my|their) (?:bank |debit |online )?"
+         r"(?:cards?|money|pension|phone|benefits|banking|passport|id|documents|keys?|front door key|pin)|"
+         r"\b(?:rough|unsafe|inappropriate) (?:handling|transfer|moving and handling)|"
+         r"\b(?:financial abuse|neglect|abuse|ill-?treatment|assault|acts? of omission|restraint|shouting) by\b|"
+         r"\bby (?:the |her |his |a |an |night |day |care |agency |support |senior )?(?:staff|carers?|care workers?|"
+         r"care assistants?|night staff|agency (?:staff|carers?)|the home|support workers?|hca|nurse)\b|"
+         r"\b(?:alleged perpetrators?|suspect:|suspected perpetrator|perpetrator|cuckoo\w*|undue influence|"
+         r"being exploited|exploiting (?:her|him|them)|coercive control|controlling (?:and coercive )?behaviou?r|"
+         r"domestic (?:abuse|violence)|(?:was|were|been|being|is|are|gets?|got) (?:hit|pushed|slapped|grabbed|"
+         r"assaulted|threatened|punched|kicked|spat at|shouted at|sworn at|called names|locked in)|"
+         r"(?:shouting|shouted|swore|swearing|screaming|screamed|spat) at (?:her|him|them|mrs \w+|mr \w+)|"
+         r"(?:locking|locked) (?:her|him|them|\w+) in)\b|"
+         r"\b(?:he|she|they|who)(?: has| had| have)? (?:hit|hits|pushed|pushes|slapped|slaps|grabbed|grabs|kicked|kicks|"
+         r"punched|punches|shoved|shoves|strangled|spat at|threatened|threatens|hurt|hurts) (?:her|him|me|them)\b|"
+         r"\b(?:shoved|punched|slapped|kicked|strangled) (?:me|her|him)\b|"
+         r"\b(?:won't|will not|doesn't|does not|wouldn't) let (?:her|him|me|them) (?:go|see|out|leave|have|speak|talk|use)\b|"
+         r"\bstopped (?:her|him|me|them) (?:going|seeing|from|having|speaking|using)\b"),
         ("rel_harm", 0.85,
          r"\b" + REL + r"s?\b[^.;\n]{0,60}?\b(?:taking|took|takes|stole|steal\w*|hit|hits|hitting|punch\w*|slapp?\w*|"
          r"kick\w*|push\w*|shout\w*|threat\w*|abus\w*|assault\w*|financially|exploit\w*|control\w*|coerc\w*|"
@@ -252,9 +378,11 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
     S.HELP_DECLINED: [
         ("declined", 0.85,
          r"\b(?:declined|declines|declining|refused|refuses|refusing|refusal|"
-         r"(?:did not|does not|doesn't|didn't|do not|don't) want (?:any |the |a |an |further |more |to (?:accept|"
-         r"have|go|engage|move|see|be assessed|attend)|help|support|carers?|care|services?|intervention|assessment|"
-         r"referral|involvement|input|visits?|package)|won't (?:accept|let|allow)|would not (?:accept|allow|let|engage)|not engaging|"
+         r"(?:did not|does not|doesn't|didn't|do not|don't) (?:want|wish) (?:any |the |a |an |further |more |to (?:accept|"
+         r"have|engage|see|be assessed|attend|make|give|provide|support|apply|go into|go to (?:a )?(?:hospital|refuge))|"
+         r"help|support|carers?|care|services?|intervention|assessment|police|social (?:workers?|services)|sw\b|"
+         r"referral|involvement|input|visits?|package)|(?:not|isn't|is not) consenting|(?:does|did)(?: not|n't) consent|"
+         r"(?:said|says) no (?:to|for now)\b|still (?:said |says )?no\b|no chance|self-discharged|won't have|won't (?:accept|let|allow)|would not (?:accept|allow|let|engage)|not engaging|"
          r"disengaged|did not engage|does not engage|won't engage|turned down|sent (?:them|the \w+|carers?) away|"
          r"would not open the door|not willing|unwilling|reluctant|cancelled (?:the |her |his )?(?:care|package|"
          r"visits?|calls?|support)|not interested in|no longer wants?)\b"),
@@ -264,7 +392,11 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"\b(?:abh|gbh|s44|s\.44|s 44|s\. 44|ill-?treat\w*|arrested|charged|caution|bail(?:ed)?|financial(?:ly)? abus\w*|"
          r"rough handling|grip marks|takes? (?:her|his|my) money|has (?:her|his|my) (?:bank )?card|"
          r"(?:doesn't|does not) get (?:her|his) money|paid £|warrant|vouchers|sexual\w*|restraint|exploit\w*|"
-         r"grabbed|pushed|strangl\w*|threaten\w*|£[\d,]+ (?:transferred|withdrawn|taken|missing))\b"),
+         r"grabbed|pushed|strangl\w*|threaten\w*)\b"),
+        # Sums of money: a pattern of its own, as it starts after "£" (not at a word start).
+        ("money_gone", 0.8,
+         r"(?<=£)\d[\d,.]*k? (?:\w+ )?(?:has |have |had |was |were |is |are )?(?:been )?(?:transferred|withdrawn|taken|"
+         r"missing|gone|stolen|borrowed)\b"),
         ("crime", 0.85,
          r"\b(?:theft|thefts|stole|stolen|steal\w*|fraud\w*|scam\w*|assault\w*|\bhit\b|punched|slapped|kicked|"
          r"sexual (?:abuse|assault|offence|activity|touching|exploitation)|rape|raped|indecent\w*|hate crime|"
@@ -273,14 +405,24 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"domestic abuse|domestic violence|harassment|stalking|burglary|robbery|criminal|crime|offence|"
          r"extortion|blackmail|embezzl\w*|misappropriat\w*|taking (?:her|his|their) (?:money|pension|benefits)|"
          r"took (?:money|£|cash)|withdrew (?:money|£|cash)|strangl\w*|non-fatal strangulation|strangulation|"
-         r"threats? to kill)\b"),
+         r"threats? to kill|spat at|hate incident|county lines?|drug (?:supply|dealing)|debt bondage|"
+         r"withheld (?:documents|passport|id)|took (?:his|her|their) (?:id|passport|documents|(?:front door )?keys?)|"
+         r"fraud by abuse of position|false (?:recording|mar entries|entries)|undue influence|"
+         r"(?:locking|locked) (?:her|him|them|\w+) in|(?:money|cash|jewellery|ring|items?|rings|bracelet) "
+         r"(?:\w+ )?(?:has |have |had |is |are |was |were )?(?:gone|missing)|(?:police|criminal) investigation|"
+         r"give (?:a |her |his )?statement|gave (?:a |her |his )?statement|vri|abh|gbh)\b"),
     ],
     S.OTHERS_AT_RISK: [
         ("others", 0.85,
-         r"\b(?:child(?:ren)?|grandchild(?:ren)?|baby|toddler|infant|teenagers?|under 18s?|minors?|young people|"
+         r"\b(?<!like a )(?:child(?:ren)?|grandchild(?:ren)?|baby|toddler|infant|teenagers?|under 18s?|minors?|young people|"
          r"other (?:residents|patients|tenants|service users|adults|people|clients|vulnerable adults)|"
          r"other people at risk|others (?:may be |are |could be )?at risk|risk to others|wider risk|"
-         r"residents (?:may be |are )?at risk|whole home|other (?:people|adults) (?:he|she) supports)\b"),
+         r"residents (?:may be |are )?at risk|whole home|other (?:people|adults) (?:he|she) supports)\b|"
+         r"\b(?:other (?:tenants?|women|ladies|ladies' rooms|clients|workers|victims|men|residents|patients)|"
+         r"another (?:tenant|resident|client|patient|service user|woman|victim)|(?:all|both) (?:\d+ |the )?(?:residents|tenants|"
+         r"clients|patients)|\d+ (?:other |more |further )?(?:residents|women|clients|victims|tenants|patients)|"
+         r"(?:separate|another|second) s\.?\s?42|risk to (?:her |him |them )?(?:and )?neighbours|"
+         r"further (?:victims?|loss(?:es)?))\b"),
     ],
     S.POSITION_OF_TRUST: [
         ("pot", 0.9,
@@ -290,6 +432,15 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"hit|slapp\w*|rough\w*|push\w*|took|taking|stole|steal\w*|abus\w*|neglect\w*|missed|left (?:her|him)|"
          r"inappropriate\w*|threat\w*|swore|sworn|mistreat\w*|assault\w*|grabb\w*|forc\w*|bruis\w*|suspended|"
          r"dismissed|theft|borrowed|mock\w*|restrain\w*|ignored|not (?:turning up|attending)|failed))"),
+        ("pot_by", 0.8,
+         r"\b(?:(?:abuse|neglect|handling|transfer|restraint|omission|shouting|assault|theft|lift(?:ing)?) by (?:the |an? |her |his )?"
+         r"(?:night |day |agency |care |support |senior |male |female )?(?:staff|carers?|care workers?|care assistants?|"
+         r"hca|nurses?|support workers?|the home|provider|agency)|"
+         r"(?:carers?|care staff|staff|care workers?|care assistants?|hca|nurses?|support workers?)\b[^.;\n]{0,40}?\b"
+         r"(?:seen (?:pulling|pushing|hitting|dragging|taking)|crushing|drag lift|covert\w*|false|did not (?:observe|give|"
+         r"turn up|follow)|signed|touched|wearing|lifting|locked|locking|withh[eo]ld\w*|put to bed|shouted)|"
+         r"whistle-?blow\w*|(?:provider|internal|trust|home'?s?) investigation|fraud by abuse of position|"
+         r"abuse of (?:position|trust))\b"),
     ],
     S.COMMUNICATION_NEED: [
         ("comm", 0.9,
@@ -298,21 +449,36 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"sylheti|gujarati|somali|tigrinya|farsi|kurdish|mandarin|cantonese|portuguese|lithuanian|turkish|"
          r"tamil|pashto|dari|albanian|vietnamese|ukrainian|russian|spanish|italian|hindi)|deaf|hard of hearing|"
          r"hearing (?:impairment|impaired|loss|aids?)|bsl|sign language|non-?verbal|nonverbal|no verbal|"
-         r"speech (?:impairment|difficulties|is limited)|aphasi\w+|dysphasi\w+|unable to speak|communicates (?:by|"
-         r"through|using|with)|makaton|pecs|limited (?:verbal )?communication|visually impaired|blind|"
-         r"sight (?:loss|impairment)|registered blind)\b"),
+         r"speech (?:impairment|difficulties|is limited)|aphasi\w+|dysphasi\w+|unable to speak(?! (?:to|with))|communicates (?:by|"
+         r"through|using|with)|makaton|pecs|limited (?:verbal )?communication|deafblind|dysarthri\w+|"
+         r"no (?:verbal )?speech|(?:very )?limited (?:verbal )?(?:speech|language)|"
+         r"uses? (?:a )?(?:communication (?:board|aid|book)|eye[- ]gaze|talker|text relay))\b"),
     ],
 }
 
 # Heading sections: a normalised heading (regex on the lower-cased heading text) names the label of its content.
 HEADINGS: list[tuple[re.Pattern, str]] = [
+    # Long "headings" that are sentences carrying the practice themselves ("Outcomes reviewed with Chloe:",
+    # "Risks talked through with her:", "Joseph's wishes:"): their content is the evidence.
+    (re.compile(r"^(?:(?:desired |msp )?outcomes? review(?:ed)?(?: with [\w' ()/-]+)?(?: \d[\d/]*)?|"
+                r"(?:reviewed|review) with [\w' ()/-]+)$"), S.OUTCOME_REVIEWED),
+    (re.compile(r"^(?:[\w ]*\b(?:risks?|safety)\b[\w ]* (?:discussed|agreed|talked through|explained|went through)\b[\w ,'()/-]*|"
+                r"(?:safety|risk) plan (?:agreed|discussed|made|completed)[\w ,'()/-]*|discussed (?:\w+ )?(?:risks?|safety))$"),
+     S.RISK_DISCUSSED),
+    (re.compile(r"^(?:[\w-]+'s|her|his|their) (?:wishes|wish)(?: (?:about|re|for) [\w ]+)?$"), S.DESIRED_OUTCOME),
+    (re.compile(r"^(?:[\w-]+'s|her|his|their) (?:views?|account|words)(?: [\w ()/-]+)?$"), S.ADULT_VIEWS),
+    # ("Capacity concerns:" raises a doubt, it does not record a consideration)
+    (re.compile(r"^(?:mca|mental capacity|capacity)\b(?![\w ,'()/&-]*\b(?:concerns?|doubts?|quer\w+|issues?)\b)"
+                r"[\w ,'()/&-]*$"), S.CAPACITY),
+    (re.compile(r"^(?:with (?:her|his|their|[\w-]+'s) (?:consent|agreement)|consent\b[\w ,'()/&-]*)$"), S.CONSENT),
     (re.compile(r"^(?:(?:the )?adult'?s? views?|views?(?: of (?:the )?(?:adult|person|client|pt))?|"
                 r"(?:her|his|their) views?|voice of the (?:adult|person|child)|wishes and feelings|"
                 r"adult'?s? (?:account|wishes|voice)|(?:her|his|their) (?:account|wishes)|what (?:she|he|they) said)$"),
      S.ADULT_VIEWS),
     (re.compile(r"^(?:(?:adult'?s? |her |his |their )?desired outcomes?|d\.?o\.?|outcomes? (?:wanted|sought|desired)|"
                 r"(?:personal |msp )?outcomes? (?:she|he|they|adult) wants?|what [\w' -]{1,20}? (?:wants?|would like)(?: to happen)?|"
-                r"(?:\w+'s )?(?:desired )?outcomes?(?: at start| sought| wanted)?|"
+                r"\w+'s (?:desired )?outcomes?(?: at start| sought| wanted)?|desired outcomes?(?: at start| sought| wanted)?|"
+                r"outcomes?(?: at start| sought| wanted)|"
                 r"wishes|outcome(?:s)? sought)$"), S.DESIRED_OUTCOME),
     (re.compile(r"^(?:consent|consent to (?:share|enquiry|referral|s42)|consent given\??|consent obtained\??)$"), S.CONSENT),
     (re.compile(r"^(?:capacity|mca|mental capacity|capacity (?:re|for) \w+)$"), S.CAPACITY),
@@ -320,6 +486,12 @@ HEADINGS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"^(?:outcomes? (?:achieved|met|review(?:ed)?)|were outcomes (?:met|achieved)\??|"
                 r"outcome of (?:the )?enquiry for the adult|msp outcomes?)$"), S.OUTCOME_REVIEWED),
     (re.compile(r"^(?:risks? discussed|risk discussion|safety plan|risk plan)$"), S.RISK_DISCUSSED),
+    # "Explained what happens next: ..." / "Told Sean and Bernie next steps: ..." (a heading that carries the telling)
+    (re.compile(r"^(?:i |we |sw )?(?:explained|told|informed|updated|advised|went through what)\b[\w ,'()/&-]*$"), S.INFORMED_OF_ACTIONS),
+    # "Options considered: care home; home with 4 calls a day ..." / "Less restrictive options explored with him: ..."
+    (re.compile(r"^(?:(?:less|least) restrictive[\w ,'()/-]*|(?:the )?options?(?: (?:considered|discussed|explored|weighed|"
+                r"talked through|looked at|reviewed))?(?: (?:with|by) [\w' ]{1,25})?|proportionate(?: response| option)?|"
+                r"proportionality|alternatives?(?: (?:considered|discussed|explored))?)$"), S.LESS_RESTRICTIVE),
 ]
 
 # Headings whose content is someone else's view / a plan (used by the context component).
@@ -345,6 +517,17 @@ CLOSING_TEXT_RE = re.compile(
     r"closure summary|closing summary|nfa,? (?:and )?(?:close|closing|closed)|for closure|safe to close|ok to close|"
     r"agreed to close|recommend(?:ed)? closure|case closure)\b",
     re.IGNORECASE)
+
+
+
+
+def closing_text(text: str) -> bool:
+    """Whether the text says the enquiry or case is closed or closing.  Every phrase of ``CLOSING_TEXT_RE`` contains
+    "clos" or "conclu", so most notes are settled by a substring test, without the case-insensitive regex scan."""
+    low = text.lower()
+    if "clos" not in low and "conclu" not in low:
+        return False
+    return CLOSING_TEXT_RE.search(text) is not None
 
 
 def compile_patterns() -> list[Pattern]:
@@ -402,13 +585,21 @@ def _prefixes(items: list, k: int = _K) -> set[str] | None:
             else:
                 out |= {t if t.endswith(_CUT) and not h else (h + t) if t.endswith(_CUT) else (h + t)[:k]
                         for t in tails}
-            if len(out) > 600:
+            if len(out) > 5000:
                 return None
         return out
 
     if op is _C.LITERAL:
         return then({chr(av)})
-    if op is _C.AT:
+    if op is _C.ASSERT and av[0] == 1:  # a look-ahead: the match starts with what it looks for
+        rest_pre = _prefixes(rest, k)
+        if rest_pre is not None:
+            return rest_pre
+        ahead = _prefixes(list(av[1]), k)
+        return None if ahead is None or "" in ahead else {h if h.endswith(_CUT) else h + _CUT for h in ahead}
+    if op is _C.AT or op is _C.ASSERT or op is _C.ASSERT_NOT:
+        # Zero-width (\b, look-behind, look-ahead): what the pattern consumes starts with what follows. Skipping the
+        # assertion only widens the filter; the regex itself still checks it.
         return _prefixes(rest, k)
     if op is _C.SUBPATTERN:
         return then(_prefixes(list(av[3]), k))
@@ -421,19 +612,32 @@ def _prefixes(items: list, k: int = _K) -> set[str] | None:
             heads |= s
         return then(heads)
     if op is _C.IN:
-        if all(o is _C.LITERAL for o, _ in av):
-            return then({chr(v) for _, v in av})
+        if all(o is _C.LITERAL or o is _C.RANGE for o, _ in av):
+            chars = {chr(v) for o, v in av if o is _C.LITERAL}
+            for o, v in av:
+                if o is _C.RANGE:
+                    chars |= {chr(c) for c in range(v[0], v[1] + 1)}
+            return then(chars) if len(chars) <= 64 else None
+        if av == [(_C.CATEGORY, _C.CATEGORY_DIGIT)]:  # \d: ASCII digits (the only digits _STARTS stops at)
+            return then(set("0123456789"))
         return None
     if op in (_C.MAX_REPEAT, _C.MIN_REPEAT):
-        lo, _hi, sub = av
-        once = _prefixes(list(sub) + rest, k) if lo >= 1 else None
-        if lo == 0:
-            with_sub = _prefixes(list(sub) + rest, k)
-            without = _prefixes(rest, k)
-            if with_sub is None or without is None:
-                return None
-            return with_sub | without
-        return once
+        lo, hi, sub = av
+        if hi == 0:
+            return _prefixes(rest, k)
+        if hi > 1:
+            once = _prefixes(list(sub), k)
+            if once is None or "" in once:
+                return None  # a repeat of something that may match nothing: no bounded prefix
+        # One repetition, then the remaining ones (if more are allowed), then the rest: "a+b" starts "ab" or "aab".
+        more = rest if hi == 1 else [(op, (max(lo - 1, 0), hi if hi == _C.MAXREPEAT else hi - 1, sub))] + rest
+        with_sub = _prefixes(list(sub) + more, k)
+        if lo >= 1:
+            return with_sub
+        without = _prefixes(rest, k)
+        if with_sub is None or without is None:
+            return None
+        return with_sub | without
     return None
 
 
@@ -450,7 +654,8 @@ class Dispatcher:
             pre = _prefixes(list(_P.parse(p.regex.pattern)))
             if pre is not None:
                 pre = {x.rstrip(_CUT) for x in pre}
-            if pre is None or "" in pre:
+            if pre is None or "" in pre or all(len(x) <= 1 for x in pre):
+                # no literal start, or only single characters (tried at nearly every word): one scan is cheaper
                 self.always.append(i)
                 continue
             for s in pre:

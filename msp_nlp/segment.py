@@ -10,7 +10,7 @@ heading of each sentence's section.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy
 from spacy.attrs import IDX, LENGTH, SENT_START
@@ -30,11 +30,20 @@ _BULLET_RE = re.compile(r"^\s*(?:[-*\u2022\u25cf\u25aa\u2013>]+|\d{1,2}[.)]|[a-z
 # A heading: short title-like words followed by a colon, at the start of a line.
 _HEADING_RE = re.compile(r"^\s*(?:[-*\u2022]\s*)?(?P<h>[A-Za-z][A-Za-z0-9 /'&()\u2019,-]{0,48}?)\s*:(?!//)\s*")
 # Candidate sentence ends inside a line.
-_END_RE = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+(?=[\"'\u201c\u2018(]?[A-Za-z0-9\u2022*-])|(?<=[!?])\s+|\s*;\s+(?=[A-Z])|\s+-\s+(?=[A-Z])")
+# That is: ``(?<=[.!?])["'\u201d\u2019)]*\s+(?=NEXT)|(?<=[!?])\s+|\s*;\s+(?=[A-Z])|\s+-\s+(?=[A-Z])``, where NEXT is
+# a sentence's first character, written so that every match starts with one character class: Python's ``re`` then
+# skips the other characters quickly (twice as fast; the same matches, checked on every line of the corpus).
+_NEXT = r"(?=[\"'\u201c\u2018(]?[A-Za-z0-9\u2022*-])"
+_END_RE = re.compile(
+    r"[\s\"'\u201d\u2019);]"
+    r"(?:(?<=[.!?][\"'\u201d\u2019)])[\"'\u201d\u2019)]*\s+" + _NEXT  # after . ! ?, closing quotes, then space
+    + r"|(?<=[.!?]\s)\s*" + _NEXT  # after . ! ?, then space
+    + r"|(?<=[!?]\s)\s*"  # after ! or ?, then space, whatever follows
+    r"|(?<=\s)\s*;\s+(?=[A-Z])|(?<=;)\s+(?=[A-Z])"  # a semicolon before a capital
+    r"|(?<=\s)\s*-\s+(?=[A-Z]))")  # a spaced dash before a capital
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     start: int
     end: int
     heading: str | None  # normalised heading of the section this segment is in (None if none)
@@ -54,24 +63,40 @@ def _heading_of(line: str) -> tuple[str, int] | None:
     return " ".join(w.lower() for w in words), m.end()
 
 
+_CLOSERS = "\"'\u201d\u2019)"
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.")
+_INITIALS_RE = re.compile(r"(?:[a-z]\.)+[a-z]?")
+
+
+def _abbreviation_before(text: str, cur: int, cut: int) -> bool:
+    """Whether the text before a candidate sentence end ``cut`` ends with an abbreviation or initial and its full
+    stop ("Mrs.", "e.g.", "J."), looking back no further than ``cur``: the word is the run of letters and dots
+    before the final dot, starting the text or after a space or "("."""
+    k = cut
+    while k > cur and text[k - 1] in _CLOSERS:
+        k -= 1
+    if k <= cur or text[k - 1] != ".":
+        return False
+    i = k - 1
+    while i > cur and text[i - 1] in _WORD_CHARS:
+        i -= 1
+    if i >= k - 1 or not (i == cur or text[i - 1].isspace() or text[i - 1] == "("):
+        return False
+    w = text[i:k - 1].lower()
+    return w in ABBREVIATIONS or len(w) == 1 or _INITIALS_RE.fullmatch(w) is not None
+
+
 def _split_line(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Split one line [start, end) at sentence ends, respecting abbreviations."""
     pieces: list[tuple[int, int]] = []
     cur = start
-    line = text[start:end]
-    for m in _END_RE.finditer(line):
-        cut = start + m.start()
-        # The word before a full stop: abbreviations and initials do not end a sentence.
-        before = text[cur:cut].rstrip("\"'\u201d\u2019)")
-        if before.endswith("."):
-            word = re.search(r"(?:^|[\s(])([A-Za-z.]+)\.$", before)
-            if word:
-                w = word.group(1).lower()
-                if w in ABBREVIATIONS or (len(w) == 1) or re.fullmatch(r"(?:[a-z]\.)+[a-z]?", w):
-                    continue
+    for m in _END_RE.finditer(text, start, end):
+        cut = m.start()
+        if _abbreviation_before(text, cur, cut):
+            continue
         if text[cur:cut].strip():
             pieces.append((cur, cut))
-        cur = start + m.end()
+        cur = m.end()
     if text[cur:end].strip():
         pieces.append((cur, end))
     return pieces
@@ -101,10 +126,12 @@ def segment(text: str) -> list[Segment]:
             section, rel_end = h
             heading_end = content_start + rel_end
         for i, (s, e) in enumerate(_split_line(text, content_start, content_end)):
-            s2 = s + (len(text[s:e]) - len(text[s:e].lstrip()))
-            e2 = e - (len(text[s:e]) - len(text[s:e].rstrip()))
-            if s2 >= e2:
+            piece = text[s:e]
+            stripped = piece.strip()
+            if not stripped:
                 continue
+            s2 = s + len(piece) - len(piece.lstrip())
+            e2 = s2 + len(stripped)
             if i > 0:  # a heading may also start a sentence mid-line ("Seen alone. Views: not obtained")
                 h = _heading_of(text[s2:e2])
                 heading_end = None
@@ -141,8 +168,8 @@ class SentenceSegmenter:
         if len(doc) == 0:
             return doc
         # Token i starts a sentence if it is the token containing a segment's first character (vectorised).
-        idx = doc.to_array([IDX])
-        ends = idx + doc.to_array([LENGTH])
+        arr = doc.to_array([IDX, LENGTH])
+        ends = arr[:, 0] + arr[:, 1]
         first = numpy.searchsorted(ends, numpy.fromiter((s.start for s in segs), dtype=numpy.int64), side="right")
         sent = numpy.full(len(doc), -1, dtype=numpy.int64)
         sent[0] = 1
