@@ -272,32 +272,28 @@ class ModelComponent:
         from .model import sentence_views
         if self.model is None:
             return docs
-        texts, counted, disc, views = [], [], [], []
-        for doc in docs:
+        texts, counted, disc, where = [], [], [], []  # where: (doc index, sentence index, start, end) per row
+        for d, doc in enumerate(docs):
             text = _segment.doc_text(doc)
-            v = sentence_views(doc)
-            views.append(v)
-            for s0, s1, c, dd in v:
+            for seg_i, (s0, s1, c, dd) in enumerate(sentence_views(doc)):
                 texts.append(text[s0:s1])
                 counted.append(c)
                 disc.append(dd)
+                where.append((d, seg_i, s0, s1))
         proba = self.model.predict_proba(texts, counted, disc)
-        th = self.model.thresholds
         labels = self.model.labels
-        row = 0
-        for doc, view in zip(docs, views):
-            text = _segment.doc_text(doc)
-            best_cue = best_counted_cues(doc)
-            ev, tr = [], []
-            for seg_i, (s0, s1, _c, _d) in enumerate(view):
-                p = proba[row]
-                row += 1
-                for j in np.flatnonzero(p >= th):
-                    label = labels[j]
-                    cue = best_cue.get((label, seg_i))
-                    f = Finding(label, s0, s1, text[s0:s1], float(p[j]), cue.start if cue else s0,
-                                cue.end if cue else s1)
-                    (ev if label in _EVIDENCE else tr).append(f)
+        # Every (sentence, label) at or above its threshold at once, in row-major order: per doc, sentences in order
+        # and labels in model order (as a loop over the rows would give them).
+        rows, cols = np.nonzero(proba >= self.model.thresholds)
+        found: list[tuple[list[Finding], list[Finding]]] = [([], []) for _ in docs]
+        best = [best_counted_cues(doc) for doc in docs]
+        for r, j, p in zip(rows.tolist(), cols.tolist(), proba[rows, cols].tolist()):
+            d, seg_i, s0, s1 = where[r]
+            label = labels[j]
+            cue = best[d].get((label, seg_i))
+            f = Finding(label, s0, s1, texts[r], p, cue.start if cue else s0, cue.end if cue else s1)
+            found[d][0 if label in _EVIDENCE else 1].append(f)
+        for doc, (ev, tr) in zip(docs, found):
             _set_findings(doc, ev, tr)
         return docs
 
@@ -333,7 +329,7 @@ def default_model_path() -> Path | None:
 
 def is_closing(note_type: str | None, text: str) -> bool:
     """A closing note: the note type or the text says the enquiry/case is closed or closing."""
-    return bool((note_type and R.CLOSING_TYPE_RE.search(note_type)) or R.CLOSING_TEXT_RE.search(text))
+    return bool((note_type and R.CLOSING_TYPE_RE.search(note_type)) or R.closing_text(text))
 
 
 def to_analysis(doc: Doc, note_type: str | None = None, context: "ContextComponent | None" = None) -> NoteAnalysis:

@@ -147,3 +147,69 @@ def test_fast_tfidf_equals_sklearn(small_model):
         ours = _tfidf(analyzer, vocab, idf, docs).toarray()
         theirs = vec.transform(docs).toarray()
         assert np.allclose(ours, theirs, atol=1e-6)
+
+
+# --- the fast inference path (``SentenceModel.predict_proba``) against the reference computation ----------------------
+
+FAST_PATH_SENTENCES = [
+    "She said she is frightened of her son.",
+    "",
+    "MCA completed: lacks capacity re finances. MCA MCA mca!",
+    "!!! ???",
+    "Spoke to Mrs D alone;\tson asked to leave the room.\n\n  Daughter  wants mum moved.",
+    "Zoë said «je veux rester» — she wants to STAY at home 😀, IMCA referral made, s42 ref 4471/26.",
+    "unseenword anotherunseenword xq",
+]
+FAST_PATH_RULES = [({S.ADULT_VIEWS}, set()), (set(), set()), ({S.ADULT_VIEWS}, {S.COERCION_EXPLORED}),
+                   (set(), set()), (set(), {S.ADULT_VIEWS}), ({S.ADULT_VIEWS, S.COERCION_EXPLORED}, set()),
+                   (set(), set())]
+
+
+def _reference_decision(m: SentenceModel, sentences, rule_labels, discounted) -> np.ndarray:
+    """sklearn's own vectorisers (float64) and LogisticRegression.decision_function with the model's weights."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from msp_nlp.model import CHAR_PARAMS, WORD_PARAMS, rule_features
+    w = TfidfVectorizer(**WORD_PARAMS, vocabulary=m.word_vocab, dtype=np.float64)
+    c = TfidfVectorizer(**CHAR_PARAMS, vocabulary=m.char_vocab, dtype=np.float64)
+    w.idf_, c.idf_ = m.word_idf.astype(np.float64), m.char_idf.astype(np.float64)
+    X = sparse.hstack([w.transform(sentences), c.transform(sentences),
+                       rule_features(rule_labels, discounted).astype(np.float64) * m.rule_weight], format="csr")
+    clf = LogisticRegression()
+    clf.coef_, clf.intercept_ = m.coef.astype(np.float64), m.intercept.astype(np.float64)
+    clf.classes_ = np.arange(len(m.labels))
+    return clf.decision_function(X)
+
+
+@pytest.mark.parametrize("which", ["small", "shipped"])
+def test_fast_path_equals_sklearn_reference(small_model, which):
+    m = small_model[0] if which == "small" else SentenceModel.load(SHIPPED)
+    rl, dd = [r for r, _ in FAST_PATH_RULES], [d for _, d in FAST_PATH_RULES]
+    ref = _reference_decision(m, FAST_PATH_SENTENCES, rl, dd)
+    for _ in range(2):  # the second time from the per-word cache
+        z = m._decision(FAST_PATH_SENTENCES, rl, dd)
+        assert z.shape == (len(FAST_PATH_SENTENCES), len(S.ALL_LABELS))
+        assert np.abs(z - ref).max() < 1e-9
+        p = m.predict_proba(FAST_PATH_SENTENCES, rl, dd)
+        assert np.abs(p - 1.0 / (1.0 + np.exp(-ref))).max() < 1e-9
+    # one sentence at a time (the service) or all at once (the batch) give the same rows
+    for i, s in enumerate(FAST_PATH_SENTENCES):
+        assert np.abs(m.predict_proba([s], [rl[i]], [dd[i]])[0] - p[i]).max() < 1e-12
+    # and the sparse feature matrix (float32, kept for analysis) agrees to float32 precision
+    old = m.features(FAST_PATH_SENTENCES, rl, dd) @ m.coef.T + m.intercept
+    assert np.abs(old - ref).max() < 1e-4
+    assert m.predict_proba([], [], []).shape == (0, len(S.ALL_LABELS))
+
+
+def test_fast_path_follows_a_replaced_coef(small_model):
+    """Training replaces ``model.coef`` after the first predictions (rounding to the stored precision): the fast
+    path's cached weights must follow."""
+    _, d = small_model
+    m = SentenceModel.load(d)
+    rl, dd = [r for r, _ in FAST_PATH_RULES], [d_ for _, d_ in FAST_PATH_RULES]
+    m.predict_proba(FAST_PATH_SENTENCES, rl, dd)
+    m.coef = (m.coef * 0.5).astype(np.float32)
+    assert np.abs(m._decision(FAST_PATH_SENTENCES, rl, dd) - _reference_decision(m, FAST_PATH_SENTENCES, rl, dd)
+                  ).max() < 1e-9
