@@ -98,8 +98,9 @@ def cmd_evaluate(args) -> int:
         print("msp-nlp: error: no annotated notes in the given file(s)", file=sys.stderr)
         return 2
     systems = {"keyword": keyword_system, "rules": pipeline_system(Analyzer(model=None))}
-    combined = Analyzer(model=args.model or "default")
-    if combined.model is not None:
+    rules_only = args.no_model or (args.model or "").lower() in ("none", "rules")
+    combined = None if rules_only else Analyzer(model=args.model or "default")
+    if combined is not None and combined.model is not None:
         systems[f"rules+model {combined.model_version}"] = pipeline_system(combined)
     result = evaluate(notes, systems)
     print(to_text(result))
@@ -184,11 +185,15 @@ def cmd_serve(args) -> int:
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config["loggers"]["msp_nlp.service"] = {"handlers": ["default"], "level": settings.log_level.upper(),
                                                 "propagate": False}
-    from service.server import HTTP_PROTOCOL
+    from service.server import HTTP_PROTOCOL, reuseport_supported, serve_workers
+    common = dict(log_level=settings.log_level, log_config=log_config, access_log=False, server_header=False,
+                  proxy_headers=False, timeout_graceful_shutdown=10)
     try:
+        if args.workers > 1 and reuseport_supported():
+            # one socket per worker, so the kernel spreads connections evenly (see service/server.py)
+            return serve_workers(args.host, args.port, args.workers, common)
         uvicorn.run("service.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                    http=HTTP_PROTOCOL, log_level=settings.log_level, log_config=log_config, access_log=False,
-                    server_header=False, proxy_headers=False, timeout_graceful_shutdown=10)
+                    http=HTTP_PROTOCOL, **common)
     finally:
         if metrics_dir:
             import shutil
@@ -423,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--out", metavar="DIR", help="write evaluation.md and evaluation.json here")
     e.add_argument("--title", help="title of the Markdown report")
     e.add_argument("--model", metavar="DIR", help="model directory for the rules+model system (default: the shipped one)")
+    e.add_argument("--no-model", action="store_true", help="keyword baseline and rules only (also: --model none)")
     e.set_defaults(func=cmd_evaluate)
 
     b = sub.add_parser("build-corpus", help="resolve annotators' quotes to offsets and split by case")

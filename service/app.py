@@ -18,7 +18,8 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
-from pydantic import AfterValidator
+from pydantic import AfterValidator, TypeAdapter
+from starlette.concurrency import run_in_threadpool
 
 from msp_nlp import __version__
 from msp_nlp import spec as S
@@ -37,6 +38,10 @@ from .store import ID_MAX, CaseStore
 log = logging.getLogger("msp_nlp.service")
 
 RULES_ONLY = "rules-only"
+#: ``POST /v1/check`` analyses notes up to this long on the event loop itself when the analyser is free (a few ms);
+#: longer ones go to a worker thread so that the loop stays responsive (probes, other connections) meanwhile.
+INLINE_MAX_CHARS = 5000
+_NOTE_RESULT = TypeAdapter(NoteResultOut)
 _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
 
 PathId = Annotated[str, Path(min_length=1, max_length=ID_MAX), AfterValidator(_identifier)]
@@ -123,7 +128,8 @@ def create_app(settings: Settings | None = None, analyzer: Analyzer | None = Non
         return JSONResponse(status_code=422, content={"detail": _errors_out(exc.errors())})
 
     # --- helpers -----------------------------------------------------------------------------------------------
-    def analyse(note: CheckNote, loc: tuple, endpoint: str) -> tuple[NoteAnalysis, bool]:
+    def analyse(note: CheckNote, loc: tuple, endpoint: str, held: bool = False) -> tuple[NoteAnalysis, bool]:
+        """Validate and analyse one note (``held``: the caller holds ``lock`` already)."""
         if len(note.text) > settings.max_note_chars:
             raise _invalid(loc + ("text",), f"text has {len(note.text)} characters; at most "
                            f"{settings.max_note_chars} are allowed (MSP_NLP_MAX_NOTE_CHARS)", "string_too_long")
@@ -138,8 +144,11 @@ def create_app(settings: Settings | None = None, analyzer: Analyzer | None = Non
         if a is None:
             raise HTTPException(503, "the analyser is not loaded yet; retry when /readyz says ready")
         t0 = time.perf_counter()
-        with lock:
+        if held:
             analysis = a.analyse(text, note.note_type, note.adult_name)
+        else:
+            with lock:
+                analysis = a.analyse(text, note.note_type, note.adult_name)
         metrics.analysis.observe(time.perf_counter() - t0)
         metrics.notes.labels(endpoint).inc()
         return analysis, stripped
@@ -184,9 +193,25 @@ def create_app(settings: Settings | None = None, analyzer: Analyzer | None = Non
 
     @app.post("/v1/check", response_model=NoteResultOut, dependencies=read, responses=ERRORS, tags=["v1"],
               summary="check one note: evidence, triggers and note flags (nothing is stored)")
-    def check(note: CheckNote):
-        analysis, stripped = analyse(note, ("body",), "check")
-        return result(note, analysis, stripped, note.case_id)
+    async def check(note: CheckNote):
+        # The inline check is the latency-critical route.  A sync route would cost three thread hops per request
+        # (FastAPI runs a sync route, and then the validation of its response, in the thread pool) and the worker
+        # thread would contend for the GIL with the event loop.  So: when the analyser is free and the note of usual
+        # length, the whole check runs here on the event loop (one note takes a few ms; the analyser is used by one
+        # request at a time anyway); otherwise in one worker thread.  Same result and bytes either way.
+        if len(note.text) <= INLINE_MAX_CHARS and lock.acquire(blocking=False):
+            try:
+                return check_response(note, True)
+            finally:
+                lock.release()
+        return await run_in_threadpool(check_response, note, False)
+
+    def check_response(note: CheckNote, held: bool) -> Response:
+        analysis, stripped = analyse(note, ("body",), "check", held)
+        out = result(note, analysis, stripped, note.case_id)
+        # What FastAPI does with the route's response_model (validate, then pydantic's JSON dump), done here.
+        body = _NOTE_RESULT.dump_json(_NOTE_RESULT.validate_python(out, from_attributes=True), by_alias=True)
+        return Response(body, media_type="application/json")
 
     @app.post("/v1/check/batch", response_model=BatchOut, dependencies=read, responses=ERRORS, tags=["v1"],
               summary="check several notes; case flags over the batch's notes (nothing is stored)")

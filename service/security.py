@@ -69,8 +69,9 @@ def presented_key(headers: dict[bytes, bytes]) -> str | None:
 
 def require(scope_name: str):
     """Route dependency: the authenticated key must hold ``scope_name`` (defence in depth; documents security)."""
-    def dep(request: Request, _key: str | None = Security(api_key_header),  # noqa: B008
-            _bearer: HTTPAuthorizationCredentials | None = Security(bearer)) -> ApiKey:  # noqa: B008
+    # async: a sync dependency would cost a trip to the thread pool on every request, for two dictionary look-ups
+    async def dep(request: Request, _key: str | None = Security(api_key_header),  # noqa: B008
+                  _bearer: HTTPAuthorizationCredentials | None = Security(bearer)) -> ApiKey:  # noqa: B008
         key: ApiKey | None = request.scope.get("msp_api_key")
         if key is None:
             raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})

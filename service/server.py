@@ -30,3 +30,97 @@ if H11Protocol is not None:
     HTTP_PROTOCOL: object = NoDelayH11Protocol
 else:  # pragma: no cover
     HTTP_PROTOCOL = "auto"
+
+
+# --- several workers: one listening socket each (SO_REUSEPORT) -------------------------------------------------------
+# uvicorn's ``--workers N`` shares one listening socket between the workers, and the first worker to wake up takes each
+# new connection: with keep-alive clients (what a recording system is) most connections end up in one worker while the
+# others idle (measured: 8 connections split 8/0 and 6/2 between two workers). With SO_REUSEPORT every worker listens
+# on its own socket bound to the same address and the kernel spreads new connections evenly across them.
+
+def reuseport_supported() -> bool:
+    """Linux only: elsewhere (macOS, BSD) SO_REUSEPORT exists but does not spread connections across sockets."""
+    import sys
+    return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+
+
+def _bind(host: str, port: int, reuseport: bool = True) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuseport:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _worker(host: str, port: int, uvicorn_kwargs: dict) -> None:
+    import uvicorn
+    sock = _bind(host, port)
+    sock.listen(2048)
+    config = uvicorn.Config("service.app:create_app", factory=True, http=HTTP_PROTOCOL, **uvicorn_kwargs)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def serve_workers(host: str, port: int, workers: int, uvicorn_kwargs: dict) -> int:
+    """Run ``workers`` uvicorn processes, each on its own SO_REUSEPORT socket, until SIGINT/SIGTERM. A worker that
+    dies is restarted; if workers die again and again (``workers * 3`` exits within a minute: one that cannot start),
+    everything stops with exit code 1."""
+    import multiprocessing as mp
+    import signal
+    import sys
+    import time
+
+    try:  # a plain bind (no SO_REUSEPORT): fails if anything listens there, even an earlier `serve --workers`
+        _bind(host, port, reuseport=False).close()
+    except OSError as e:
+        print(f"msp-nlp: error: cannot listen on {host}:{port} ({e.strerror})", file=sys.stderr)
+        return 2
+    ctx = mp.get_context("spawn")  # a fresh interpreter per worker: nothing inherited half-initialised
+    stopping = False
+
+    def stop(signum, frame):  # noqa: ARG001
+        nonlocal stopping
+        stopping = True
+
+    # handlers first: a signal during start-up must still stop the workers already started
+    old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def start():
+        p = ctx.Process(target=_worker, args=(host, port, uvicorn_kwargs), daemon=False)
+        p.start()
+        return p
+
+    procs: list = []
+    exits: list[float] = []  # times of unexpected worker exits
+    failed = False
+    try:
+        for _ in range(workers):
+            if not stopping:
+                procs.append(start())
+        print(f"msp-nlp: serving on http://{host}:{port} with {workers} workers (one SO_REUSEPORT socket each)",
+              file=sys.stderr, flush=True)
+        while not stopping:
+            time.sleep(0.5)
+            for i, p in enumerate(procs):
+                if p.exitcode is not None and not stopping:
+                    now = time.monotonic()
+                    exits = [t for t in exits if now - t < 60] + [now]
+                    if len(exits) >= workers * 3:
+                        print("msp-nlp: error: workers keep exiting; stopping", file=sys.stderr)
+                        stopping = failed = True
+                        break
+                    procs[i] = start()
+    finally:
+        for p in procs:
+            if p.exitcode is None:
+                p.terminate()  # uvicorn shuts down gracefully on SIGTERM
+        deadline = time.monotonic() + 15
+        for p in procs:
+            p.join(max(0.1, deadline - time.monotonic()))
+            if p.exitcode is None:
+                p.kill()
+                p.join()
+        for s, h in old.items():
+            signal.signal(s, h)
+    return 1 if failed else 0

@@ -72,3 +72,14 @@ def test_evaluate_reports_both_systems_and_case_flags():
     assert sysrep["note_labels"]["coercion_explored"]["tp"] == 1
     assert set(sysrep["case_flags"]) == set(S.FLAG_CODES)
     json.dumps(res)
+
+
+@pytest.mark.parametrize("flag", [["--no-model"], ["--model", "none"]])
+def test_evaluate_cli_rules_only(tmp_path, flag, capsys):
+    from msp_nlp.cli import main
+    data = tmp_path / "a.jsonl"
+    data.write_text(json.dumps({"note_id": "1", "case_id": "c1", "text": "Spoke to Mrs A alone. She said she is fine.",
+                                "spans": [{"label": "adult_views", "quote": "She said she is fine."}]}) + "\n")
+    assert main(["evaluate", str(data), "-o", str(tmp_path / "out")] + flag) == 0
+    systems = [s["system"] for s in json.loads((tmp_path / "out" / "evaluation.json").read_text())["systems"]]
+    assert systems == ["keyword", "rules"]

@@ -175,6 +175,75 @@ def test_check_has_the_shape_of_notes_jsonl(client, analyzer, version):
     assert all(f["reason"] for f in got["flags"])
 
 
+def _fastapi_serialised(out: dict) -> bytes:
+    """The bytes FastAPI itself makes of ``out`` for a route with ``response_model=NoteResultOut``."""
+    from fastapi import FastAPI
+
+    from service.models import NoteResultOut
+    ref = FastAPI()
+
+    @ref.post("/x", response_model=NoteResultOut)
+    def x():
+        return out
+
+    with TestClient(ref) as c:
+        return c.post("/x").content
+
+
+@pytest.mark.parametrize("long", [False, True])
+def test_check_bytes_are_what_the_response_model_gives(client, analyzer, version, long):
+    """/v1/check serialises its result itself (on the event loop for usual notes, in a worker thread for long ones):
+    the bytes must be those FastAPI's response_model path would send."""
+    from service.app import INLINE_MAX_CHARS
+    text = NOTE1 + " " + NOTE3 + " Zoë 😀 said «non»."
+    if long:
+        text = (text + "\n") * (INLINE_MAX_CHARS // len(text) + 2)
+        assert len(text) > INLINE_MAX_CHARS
+    note = {"note_id": "N-é", "case_id": "C1", "note_type": "Closure summary", "adult_name": "Mrs Holt", "text": text}
+    r = client.post("/v1/check", json=note, headers=H_RO)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    expected = note_result("N-é", "C1", analyzer.analyse(text, "Closure summary", "Mrs Holt"), html_stripped=False,
+                           model_version=version)
+    assert r.content == _fastapi_serialised(expected)
+
+
+def test_check_while_the_analyser_is_busy(store_dir, analyzer):
+    """A check that arrives while a batch holds the analyser waits for it in a worker thread (the event loop stays
+    free) and gets the same answer."""
+    import asyncio
+    import threading
+    started = threading.Event()
+
+    class Slow:
+        model_version = None
+
+        def analyse(self, text, note_type=None, adult_name=None):
+            if text == "slow":
+                started.set()
+                time.sleep(0.3)
+            return analyzer.analyse(text, note_type, adult_name)
+
+    app = create_app(_settings(store_dir, db_url="sqlite://"), analyzer=Slow())
+
+    async def run():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            batch = asyncio.create_task(c.post("/v1/check/batch", headers=H_RO,
+                                               json={"notes": [{"note_id": "a", "text": "slow"}]}))
+            while not started.is_set():
+                await asyncio.sleep(0.005)
+            t0 = time.perf_counter()
+            health = await c.get("/healthz")  # the loop is not blocked by the busy analyser
+            health_s = time.perf_counter() - t0
+            r = await c.post("/v1/check", json={"text": NOTE1}, headers=H_RO)
+            return r, await batch, health, health_s
+
+    r, b, health, health_s = asyncio.run(run())
+    assert b.status_code == 200 and health.status_code == 200 and health_s < 0.2
+    assert r.status_code == 200
+    assert r.json() == json.loads(json.dumps(note_result(None, None, analyzer.analyse(NOTE1), html_stripped=False,
+                                                         model_version="rules-only")))
+
+
 def test_check_needs_only_text(client):
     r = client.post("/v1/check", json={"text": NOTE3}, headers=H_RO)
     assert r.status_code == 200
@@ -727,6 +796,19 @@ def test_serve_refuses_to_start_without_keys(tmp_path):
     assert p.returncode == 2 and "SHA-256" in p.stderr and "not-a-hash" not in p.stderr
 
 
+def _children(pid: int) -> list[int]:
+    """Worker processes of ``pid`` (its children that run Python, not multiprocessing's resource tracker)."""
+    kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(k) for k in kids if "resource_tracker" not in _cmdline(int(k))]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def test_connections_get_tcp_nodelay(monkeypatch):
     # under --workers N uvicorn's own socket leaves Nagle on (a ~40 ms stall per response); our protocol turns it off
     from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -766,6 +848,11 @@ def test_real_server_with_two_workers(tmp_path):
                         pass
                     assert time.monotonic() < deadline, "server did not come up"
                     time.sleep(0.3)
+                if Path(f"/proc/{proc.pid}/task").is_dir():  # Linux: two worker processes (SO_REUSEPORT sockets)
+                    while len(_children(proc.pid)) < 2:
+                        assert time.monotonic() < deadline, "second worker did not start"
+                        time.sleep(0.3)
+                workers = _children(proc.pid) if Path(f"/proc/{proc.pid}/task").is_dir() else []
                 n = 12
                 for i in range(n):  # new connections: the two workers share them
                     r = httpx.post(f"http://127.0.0.1:{port}/v1/cases/W/notes", headers=H_RW,
@@ -782,3 +869,5 @@ def test_real_server_with_two_workers(tmp_path):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+    assert proc.returncode == 0, (tmp_path / "server.log").read_text()[-2000:]
+    assert not [p for p in workers if _cmdline(p)]  # SIGTERM stopped every worker (gone, or a zombie: no cmdline)
