@@ -771,12 +771,7 @@ def test_real_server_process(tmp_path):
             assert c.delete(f"/v1/cases/{cid}", headers=H_RW).json()["deleted_notes"] == 2
             assert 'route="/v1/check",status="200"' in c.get("/metrics").text
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
         out.close()
         err.close()
     logs = (tmp_path / "out.log").read_text() + (tmp_path / "err.log").read_text()
@@ -794,6 +789,16 @@ def test_serve_refuses_to_start_without_keys(tmp_path):
     env["MSP_NLP_API_KEYS"] = "a:read:not-a-hash"
     p = subprocess.run(_serve_cmd() + ["serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "SHA-256" in p.stderr and "not-a-hash" not in p.stderr
+
+
+def _stop(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM (a graceful shutdown), then SIGKILL if it does not end in time."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _children(pid: int) -> list[int]:
@@ -863,11 +868,6 @@ def test_real_server_with_two_workers(tmp_path):
                 line = 'msp_nlp_http_requests_total{method="POST",route="/v1/cases/{case_id}/notes",status="200"}'
                 assert f"{line} {float(n)}" in metrics
         finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop(proc)
     assert proc.returncode == 0, (tmp_path / "server.log").read_text()[-2000:]
     assert not [p for p in workers if _cmdline(p)]  # SIGTERM stopped every worker (gone, or a zombie: no cmdline)
