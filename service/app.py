@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None, analyzer: Analyzer | None = Non
     store = store or CaseStore(settings.db_url)
     metrics = Metrics()
     lock = threading.Lock()  # one analyser; spaCy pipelines are not meant to be shared between threads
+    waiting = [0]  # threads blocked on ``lock``: while any wait, inline checks queue behind them (no barging)
     long_run = re.compile(r"\S{%d,}" % (settings.max_word_chars + 1))
 
     @asynccontextmanager
@@ -147,8 +148,15 @@ def create_app(settings: Settings | None = None, analyzer: Analyzer | None = Non
         if held:
             analysis = a.analyse(text, note.note_type, note.adult_name)
         else:
-            with lock:
+            waiting[0] += 1  # approximate under races; it only decides whether the event loop may take the lock
+            try:
+                lock.acquire()
+            finally:
+                waiting[0] -= 1
+            try:
                 analysis = a.analyse(text, note.note_type, note.adult_name)
+            finally:
+                lock.release()
         metrics.analysis.observe(time.perf_counter() - t0)
         metrics.notes.labels(endpoint).inc()
         return analysis, stripped
@@ -196,10 +204,11 @@ def create_app(settings: Settings | None = None, analyzer: Analyzer | None = Non
     async def check(note: CheckNote):
         # The inline check is the latency-critical route.  A sync route would cost three thread hops per request
         # (FastAPI runs a sync route, and then the validation of its response, in the thread pool) and the worker
-        # thread would contend for the GIL with the event loop.  So: when the analyser is free and the note of usual
-        # length, the whole check runs here on the event loop (one note takes a few ms; the analyser is used by one
-        # request at a time anyway); otherwise in one worker thread.  Same result and bytes either way.
-        if len(note.text) <= INLINE_MAX_CHARS and lock.acquire(blocking=False):
+        # thread would contend for the GIL with the event loop.  So: when the analyser is free, no worker thread is
+        # waiting for it (they would starve) and the note is of usual length, the whole check runs here on the event
+        # loop (one note takes a few ms; the analyser serves one request at a time anyway); otherwise in one worker
+        # thread.  Same result and bytes either way.
+        if len(note.text) <= INLINE_MAX_CHARS and not waiting[0] and lock.acquire(blocking=False):
             try:
                 return check_response(note, True)
             finally:

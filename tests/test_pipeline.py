@@ -204,6 +204,7 @@ NEGATIVE_MORE = {
     S.OUTCOME_REVIEWED: ["S42 criteria not met.", "Outcome: allocate to locality team."],
     S.DESIRED_OUTCOME: ["Outcome: allocate to locality team."],
     S.RISK_DISCUSSED: ["Risks not discussed with him."],
+    S.ADULT_VIEWS: ["The plan was to ask Mrs A what she wants."],
 }
 
 
