@@ -271,7 +271,7 @@ def _machine() -> str:
 
 def _median_row(runs: list[dict]) -> dict:
     out = dict(runs[0])
-    for k in ("requests", "errors", "rps", "p50", "p95", "p99", "mean", "client_cpu", "server_ms", "other_cpu"):
+    for k in ("requests", "rps", "p50", "p95", "p99", "mean", "client_cpu", "server_ms", "other_cpu"):
         out[k] = statistics.median(r[k] for r in runs)
     out["errors"] = sum(r["errors"] for r in runs)
     out["runs"] = len(runs)

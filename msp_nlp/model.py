@@ -336,6 +336,25 @@ def best_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
     return best_t, best_f
 
 
+def note_max(proba: np.ndarray, note_index: Sequence[int], n_notes: int) -> np.ndarray:
+    """Per note and label, its best sentence's probability (0 for a note without sentences)."""
+    out = np.zeros((n_notes, proba.shape[1]), dtype=np.float32)
+    for i, ni in enumerate(note_index):
+        out[ni] = np.maximum(out[ni], proba[i])
+    return out
+
+
+def note_gold(notes, labels: Sequence[str] = S.ALL_LABELS) -> np.ndarray:
+    """Per note and label, 1 when the note has the label."""
+    return np.array([[int(lab in n.labels) for lab in labels] for n in notes], dtype=np.int8).reshape(-1, len(labels))
+
+
+def note_thresholds(gold: np.ndarray, nmax: np.ndarray) -> np.ndarray:
+    """Per label, :func:`best_threshold` at note level (0.5 for a label no note has)."""
+    return np.array([best_threshold(gold[:, j], nmax[:, j])[0] if gold[:, j].any() else 0.5
+                     for j in range(gold.shape[1])], dtype=np.float32)
+
+
 def data_hash(paths: Iterable[str | Path]) -> str:
     h = hashlib.sha256()
     for p in sorted(str(x) for x in paths):
@@ -380,16 +399,7 @@ def train(train_notes, dev_notes, *, C: float = 16.0, min_df: int = 2, rule_weig
     model.coef = model.coef.astype(np.float16).astype(np.float32)
     p = model.predict_proba(dv.texts, dv.rule_labels, dv.discounted)
     # Thresholds at note level (what flags are made of): a note has a label when its best sentence reaches it.
-    note_max = np.zeros((len(dev_notes), len(S.ALL_LABELS)), dtype=np.float32)
-    for i, ni in enumerate(dv.note_index):
-        note_max[ni] = np.maximum(note_max[ni], p[i])
-    note_gold = np.array([[int(lab in n.labels) for lab in S.ALL_LABELS] for n in dev_notes]).reshape(
-        -1, len(S.ALL_LABELS))
-    th = []
-    for j in range(len(S.ALL_LABELS)):
-        t, _ = best_threshold(note_gold[:, j], note_max[:, j]) if note_gold[:, j].any() else (0.5, 0.0)
-        th.append(t)
-    model.thresholds = np.array(th, dtype=np.float32)
+    model.thresholds = note_thresholds(note_gold(dev_notes), note_max(p, dv.note_index, len(dev_notes)))
     model.meta.update({"trained_seconds": round(time.time() - t0, 1), "train_sentences": len(tr.texts),
                        "dev_sentences": len(dv.texts), "train_notes": len(train_notes), "dev_notes": len(dev_notes),
                        "hyperparameters": {"C": C, "min_df": min_df, "rule_weight": rule_weight, "seed": seed,

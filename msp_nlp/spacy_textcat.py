@@ -51,6 +51,8 @@ from typing import Callable, Sequence  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import spec as S  # noqa: E402
+from .model import note_gold, note_max  # noqa: E402,F401  (note-level scoring exactly as msp-nlp train does it)
+from .model import note_thresholds as tune_thresholds  # noqa: E402
 
 SEED = 0
 FIXED_THRESHOLD = 0.5
@@ -198,25 +200,7 @@ def train_textcat(texts: Sequence[str], gold: np.ndarray, labels: Sequence[str],
     return tm, elapsed
 
 
-# --- note-level scoring (the procedure of msp_nlp.model.train) ----------------------------------------------------
-
-def note_max(proba: np.ndarray, note_index: Sequence[int], n_notes: int) -> np.ndarray:
-    """Per note and label, the best sentence's probability (0 for a note without sentences), as in model.train."""
-    out = np.zeros((n_notes, proba.shape[1]), dtype=np.float32)
-    for i, ni in enumerate(note_index):
-        out[ni] = np.maximum(out[ni], proba[i])
-    return out
-
-
-def note_gold(notes, labels: Sequence[str] = S.ALL_LABELS) -> np.ndarray:
-    return np.array([[int(lab in n.labels) for lab in labels] for n in notes], dtype=np.int8).reshape(-1, len(labels))
-
-
-def tune_thresholds(gold: np.ndarray, nmax: np.ndarray) -> np.ndarray:
-    """Per label, msp_nlp.model.best_threshold on note level (0.5 for a label with no gold note), as model.train."""
-    from .model import best_threshold
-    return np.array([best_threshold(gold[:, j], nmax[:, j])[0] if gold[:, j].any() else FIXED_THRESHOLD
-                     for j in range(gold.shape[1])], dtype=np.float32)
+# --- note-level scoring (the procedure of msp_nlp.model.train, with its helpers) ----------------------------------
 
 
 def score_notes(gold: np.ndarray, pred: np.ndarray, labels: Sequence[str] = S.ALL_LABELS) -> dict:
@@ -332,9 +316,7 @@ def compare(train_path: str | Path, dev_path: str | Path, systems: Sequence[str]
     t = time.perf_counter()
     sm = train(tr_notes, dv_notes, seed=seed, version="comparison", analyzer=an)
     sm_seconds = time.perf_counter() - t
-    p = sm.predict_proba(dv.texts, dv.rule_labels, dv.discounted)
-    nm = note_max(p, dv.note_index, n_dev)
-    assert np.allclose(tune_thresholds(gold, nm), sm.thresholds)  # same procedure as model.train
+    nm = note_max(sm.predict_proba(dv.texts, dv.rule_labels, dv.discounted), dv.note_index, n_dev)
     with _one_thread():
         sps = prediction_speed(lambda: sm.predict_proba(dv.texts, dv.rule_labels, dv.discounted), len(dv.texts))
     results.append(system_result(
@@ -364,7 +346,7 @@ def compare(train_path: str | Path, dev_path: str | Path, systems: Sequence[str]
             if epochs is not None and ep != epochs:
                 return
             if not best or f > best["f1"]:  # ties: the earlier epoch
-                best.update({"f1": f, "epoch": ep, "nmax": nm_, "secs": secs, "model": tm})
+                best.update({"f1": f, "epoch": ep, "nmax": nm_, "secs": secs})
                 # timing of prediction for the chosen epoch (the weights change afterwards)
                 best["sps"] = prediction_speed(lambda: tm.predict_proba(dv_texts), len(dv_texts))
             log(f"  {name} epoch {ep}: evidence macro-F1 {f:.3f} ({secs:.1f} s)")
