@@ -54,17 +54,24 @@ def _vectorizers(word_vocab=None, char_vocab=None, word_idf=None, char_idf=None,
     return w, c
 
 
-def rule_features(rule_labels: Sequence[set[str]], discounted: Sequence[set[str]]) -> sparse.csr_matrix:
-    """Per sentence: one column per label for a counted rule cue, one per label for a discounted one."""
-    idx = {lab: i for i, lab in enumerate(S.ALL_LABELS)}
+def _rule_entries(rule_labels: Sequence[set[str]], discounted: Sequence[set[str]]) -> tuple[list[int], list[int]]:
+    """(row, column) of every rule feature that is on: columns are labels (counted cue), then labels again
+    (discounted cue)."""
     rows, cols = [], []
+    n = len(S.ALL_LABELS)
     for r, (counted, disc) in enumerate(zip(rule_labels, discounted)):
         for lab in counted:
             rows.append(r)
-            cols.append(idx[lab])
+            cols.append(_LABEL_INDEX[lab])
         for lab in disc:
             rows.append(r)
-            cols.append(len(S.ALL_LABELS) + idx[lab])
+            cols.append(n + _LABEL_INDEX[lab])
+    return rows, cols
+
+
+def rule_features(rule_labels: Sequence[set[str]], discounted: Sequence[set[str]]) -> sparse.csr_matrix:
+    """Per sentence: one column per label for a counted rule cue, one per label for a discounted one."""
+    rows, cols = _rule_entries(rule_labels, discounted)
     data = np.ones(len(rows), dtype=np.float32)
     return sparse.csr_matrix((data, (rows, cols)), shape=(len(rule_labels), N_RULE_FEATURES))
 
@@ -163,19 +170,11 @@ class SentenceModel:
             # materialising an entries x labels array: that was ~60 MB for a batch of 256 notes)
             indptr = np.concatenate(([0], np.cumsum(size[0::2] + size[1::2])))
             z += sparse.csr_matrix((val, col, indptr), shape=(n, coef_t.shape[0])) @ coef_t
-        rcols, rrows = [], []
-        base, n_lab = self._n_word + len(self.char_vocab), len(S.ALL_LABELS)
-        idx = _LABEL_INDEX
-        for r, (counted, disc) in enumerate(zip(rule_labels, discounted)):
-            for lab in counted:
-                rrows.append(r)
-                rcols.append(base + idx[lab])
-            for lab in disc:
-                rrows.append(r)
-                rcols.append(base + n_lab + idx[lab])
+        rrows, rcols = _rule_entries(rule_labels, discounted)
         if rcols:
+            base = self._n_word + len(self.char_vocab)  # the rule block follows the word and character blocks
             np.add.at(z, np.array(rrows, dtype=np.intp),
-                      coef_t[np.array(rcols, dtype=np.intp)] * float(self.rule_weight))
+                      coef_t[base + np.array(rcols, dtype=np.intp)] * float(self.rule_weight))
         z += np.asarray(self.intercept, dtype=np.float64)
         return z
 
