@@ -311,10 +311,10 @@ def sentence_set(notes, analyzer=None) -> SentenceSet:
 
 def sentence_views(doc) -> list[tuple[int, int, set[str], set[str]]]:
     """(start, end, counted rule labels, discounted rule labels) for every sentence of a processed doc."""
-    segs = doc._.msp_sections or []
+    segs = doc.user_data.get("msp_sections") or []
     counted: list[set[str]] = [set() for _ in segs]
     disc: list[set[str]] = [set() for _ in segs]
-    for cue in doc._.msp_cues or []:
+    for cue in doc.user_data.get("msp_cues") or []:
         if cue.seg < 0:
             continue
         (counted if cue.reason is None else disc)[cue.seg].add(cue.label)

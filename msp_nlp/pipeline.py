@@ -29,8 +29,7 @@ from . import segment as _segment  # noqa: F401  (registers msp_sentences)
 from . import spec as S
 
 for _name in ("msp_adult_name", "msp_cues"):
-    if not Doc.has_extension(_name):
-        Doc.set_extension(_name, default=None)
+    _segment.user_data_extension(_name)
 
 
 @dataclass
@@ -100,10 +99,10 @@ class RuleDetector:
 
     def __call__(self, doc: Doc) -> Doc:
         text = _segment.doc_text(doc)
-        segs = doc._.msp_sections
+        segs = doc.user_data.get("msp_sections")
         if segs is None:
             segs = _segment.segment(text)
-            doc._.msp_sections = segs
+            doc.user_data["msp_sections"] = segs
         cues: list[Cue] = []
         lowered = text.lower()
         if len(lowered) != len(text):  # rare characters whose lower case is longer: keep offsets exact
@@ -116,7 +115,7 @@ class RuleDetector:
                 continue  # words of a heading ("Consent:") are judged with its content, below
             cues.append(Cue(p.label, m.start(), min(m.end(), segs[i].end), p.score, p.name, seg=i))
         cues.extend(self._heading_cues(text, segs))
-        doc._.msp_cues = cues  # plain data; the context component turns the ones that count into spans
+        doc.user_data["msp_cues"] = cues  # plain data; the context component turns the ones that count into spans
         return doc
 
     @staticmethod
@@ -162,7 +161,7 @@ class RuleDetector:
 def best_counted_cues(doc: Doc) -> dict[tuple[str, int], Cue]:
     """The highest-scoring counted cue per (label, sentence index)."""
     best: dict[tuple[str, int], Cue] = {}
-    for cue in doc._.msp_cues or []:
+    for cue in doc.user_data.get("msp_cues") or []:
         if cue.reason is None and cue.seg >= 0:
             key = (cue.label, cue.seg)
             if key not in best or cue.score > best[key].score:
@@ -170,18 +169,26 @@ def best_counted_cues(doc: Doc) -> dict[tuple[str, int], Cue]:
     return best
 
 
-def _set_findings(doc: Doc, evidence: list[Finding], triggers: list[Finding]) -> None:
-    """Record the final findings: plain data for :func:`to_analysis`, and span groups with their scores."""
+def _set_findings(doc: Doc, evidence: list[Finding], triggers: list[Finding],
+                  discounted: list[Cue] | None = None) -> None:
+    """Record the final findings: plain data for :func:`to_analysis`, and span groups (with their scores, and the
+    reasons of the discounted cues; ``discounted`` None leaves that group as it is)."""
     doc.user_data["msp_findings"] = (evidence, triggers)
-    for name, found in (("msp_evidence", evidence), ("msp_triggers", triggers)):
-        spans, scores = [], []
-        for f in found:
-            sp = doc.char_span(f.start, f.end, label=f.label, alignment_mode="expand")
-            if sp is not None:
-                spans.append(sp)
-                scores.append(f.score)
-        doc.spans[name] = spans
-        doc.spans[name].attrs["scores"] = scores
+    groups = [("msp_evidence", evidence, "scores", [f.score for f in evidence]),
+              ("msp_triggers", triggers, "scores", [f.score for f in triggers])]
+    if discounted is not None:
+        groups.append(("msp_discounted", discounted, "reasons", [c.reason for c in discounted]))
+    spans = _segment.char_spans(doc, [(x.start, x.end, x.label) for _, found, _, _ in groups for x in found])
+    k = 0
+    for name, found, attr, values in groups:
+        kept, vals = [], []
+        for value in values:
+            if spans[k] is not None:
+                kept.append(spans[k])
+                vals.append(value)
+            k += 1
+        doc.spans[name] = kept
+        doc.spans[name].attrs[attr] = vals
 
 
 @Language.factory("msp_context", default_config={"threshold": 0.5})
@@ -196,13 +203,15 @@ class ContextComponent:
         self.threshold = threshold
 
     def __call__(self, doc: Doc) -> Doc:
-        segs = doc._.msp_sections or []
-        adult_re = C._adult_name_re(doc._.msp_adult_name)
+        ud = doc.user_data
+        segs = ud.get("msp_sections") or []
+        adult_re = C._adult_name_re(ud.get("msp_adult_name"))
         text = _segment.doc_text(doc)
+        cues = ud.get("msp_cues") or []
         # Best cue first per label and sentence: once one counts, the others there cannot change the finding.
         settled: set[tuple[str, int]] = set()
         sentences: dict[int, C.Sentence] = {}
-        for cue in sorted(doc._.msp_cues or [], key=lambda c: -c.score):
+        for cue in sorted(cues, key=lambda c: -c.score):
             if cue.reason is not None or cue.seg < 0:
                 continue
             if (cue.label, cue.seg) in settled:
@@ -215,20 +224,12 @@ class ContextComponent:
                                     seg.heading, adult_re)
             if cue.reason is None:
                 settled.add((cue.label, cue.seg))
-        _set_findings(doc, self.findings(doc, S.EVIDENCE_LABELS), self.findings(doc, S.TRIGGERS))
-        disc, reasons = [], []
-        for cue in doc._.msp_cues or []:
-            if cue.reason is not None:
-                sp = doc.char_span(cue.start, cue.end, label=cue.label, alignment_mode="expand")
-                if sp is not None:
-                    disc.append(sp)
-                    reasons.append(cue.reason)
-        doc.spans["msp_discounted"] = disc
-        doc.spans["msp_discounted"].attrs["reasons"] = reasons
+        _set_findings(doc, self.findings(doc, S.EVIDENCE_LABELS), self.findings(doc, S.TRIGGERS),
+                      [cue for cue in cues if cue.reason is not None])
         return doc
 
     def findings(self, doc: Doc, labels: Iterable[str]) -> list[Finding]:
-        segs = doc._.msp_sections or []
+        segs = doc.user_data.get("msp_sections") or []
         text = _segment.doc_text(doc)
         wanted = set(labels)
         best = {k: c for k, c in best_counted_cues(doc).items() if k[0] in wanted}
@@ -341,10 +342,10 @@ def to_analysis(doc: Doc, note_type: str | None = None, context: "ContextCompone
         ev, tr = comp.findings(doc, S.EVIDENCE_LABELS), comp.findings(doc, S.TRIGGERS)
     disc = []
     seen = set()
-    segs = doc._.msp_sections or []
+    segs = doc.user_data.get("msp_sections") or []
     text = _segment.doc_text(doc)
     counted = {(f.label, f.start) for f in ev + tr}
-    for cue in doc._.msp_cues or []:
+    for cue in doc.user_data.get("msp_cues") or []:
         if cue.reason is None or cue.seg < 0:
             continue
         seg = segs[cue.seg]
@@ -375,7 +376,7 @@ class Analyzer:
     def make_doc(self, text: str, adult_name: str | None = None) -> Doc:
         doc = self.nlp.make_doc(text)
         doc.user_data["msp_text"] = text  # the tokenizer is non-destructive: doc.text == text
-        doc._.msp_adult_name = adult_name
+        doc.user_data["msp_adult_name"] = adult_name
         return doc
 
     def analyse(self, text: str, note_type: str | None = None, adult_name: str | None = None) -> NoteAnalysis:

@@ -641,10 +641,43 @@ def _prefixes(items: list, k: int = _K) -> set[str] | None:
     return None
 
 
+
+def _gate(items: list) -> tuple[str, ...] | None:
+    """Strings one of which every match of a parsed pattern contains (None if unknown): taken from its leading
+    look-behinds and its first consuming item, whichever has the longest shortest string."""
+    best: tuple[str, ...] | None = None
+    for op, av in items:
+        cand = None
+        if op is _C.ASSERT and av[0] == -1:  # (?<=...)
+            pre = _prefixes(list(av[1]))
+        elif op is _C.BRANCH and all(b and b[0][0] is _C.ASSERT and b[0][1][0] == -1 and len(b) == 1 for b in av[1]):
+            pre = set()
+            for b in av[1]:
+                sub = _prefixes(list(b[0][1][1]))
+                pre = None if sub is None or pre is None else pre | sub
+        elif op in (_C.AT, _C.ASSERT, _C.ASSERT_NOT):
+            continue
+        else:
+            pre = _prefixes([(op, av)], 1) if op in (_C.LITERAL, _C.IN) else None
+            op = None  # the first consuming item ends the search
+        if pre is not None:
+            pre = {x for x in pre if not x.endswith(_CUT)} if all(not x.endswith(_CUT) for x in pre) else None
+        if pre and "" not in pre:
+            cand = tuple(sorted(pre))
+            if best is None or min(map(len, cand)) > min(map(len, best)):
+                best = cand
+        if op is None:
+            break
+    return best
+
+
 class Dispatcher:
     """Runs the rule patterns over a lower-cased note, trying each only where its literal prefix occurs."""
 
-    _STARTS = re.compile(r"(?<![a-z0-9])[a-z0-9]|[\"\u201c/:]")
+    # Where a pattern may start: the start of a run of [a-z0-9], or one of  " \u201c / :  (that is,
+    # ``(?<![a-z0-9])[a-z0-9]|["\u201c/:]``). One match per word, starting with a character class, is much faster
+    # than trying the look-behind at every character.
+    _STARTS = re.compile(r"[a-z0-9\"\u201c/:](?:(?<=[a-z0-9])[a-z0-9]*)?")
 
     def __init__(self, patterns: list[Pattern]):
         self.patterns = patterns
@@ -661,6 +694,7 @@ class Dispatcher:
             for s in pre:
                 self.by_prefix.setdefault(s, []).append(i)
         self.lengths = sorted({len(s) for s in self.by_prefix})
+        self.gates = {i: _gate(list(_P.parse(patterns[i].regex.pattern))) for i in self.always}
         self._memo: dict[str, tuple[int, ...]] = {}
 
     def _candidates(self, key: str) -> tuple[int, ...]:
@@ -676,6 +710,9 @@ class Dispatcher:
         found: list[tuple[int, int, re.Match]] = []
         next_ok = [0] * len(self.patterns)
         for i in self.always:
+            gate = self.gates[i]
+            if gate is not None and not any(g in text for g in gate):
+                continue  # a string every match needs is not in the note
             for m in self.patterns[i].regex.finditer(text):
                 found.append((i, m.start(), m))
         memo, patterns = self._memo, self.patterns

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy
 from spacy.attrs import IDX, LENGTH, SENT_START
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 # Words after which a full stop does not end a sentence (compared lower-cased, without the dot).
 ABBREVIATIONS = frozenset(
@@ -142,8 +142,45 @@ def segment(text: str) -> list[Segment]:
     return segments
 
 
-if not Doc.has_extension("msp_sections"):
-    Doc.set_extension("msp_sections", default=None)
+def user_data_extension(name: str) -> None:
+    """Register ``doc._.<name>`` with its value kept in ``doc.user_data[name]``: our components read and write the
+    dict directly (spaCy's ``doc._`` builds an accessor object on every use), users keep ``doc._.<name>``."""
+    if not Doc.has_extension(name):
+        Doc.set_extension(name, getter=lambda doc: doc.user_data.get(name),
+                          setter=lambda doc, value: doc.user_data.__setitem__(name, value))
+
+
+user_data_extension("msp_sections")
+
+
+def token_bounds(doc: Doc) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """Start and end character offsets of the doc's tokens (without trailing whitespace), computed once per doc."""
+    bounds = doc.user_data.get("msp_token_bounds")
+    if bounds is None:
+        arr = doc.to_array([IDX, LENGTH]).astype(numpy.int64)
+        bounds = doc.user_data["msp_token_bounds"] = (arr[:, 0], arr[:, 0] + arr[:, 1])
+    return bounds
+
+
+def char_spans(doc: Doc, items: list[tuple[int, int, str]]) -> list:
+    """``doc.char_span(start, end, label=label, alignment_mode="expand")`` for many spans at once (None where that
+    gives None). A token owns the characters from its start to the next token's (its trailing space included), as
+    in spaCy's own lookup; a span starting on a token's trailing space starts at the next token."""
+    if not items or len(doc) == 0:
+        return [None] * len(items)
+    starts, ends = token_bounds(doc)
+    s = numpy.fromiter((it[0] for it in items), dtype=numpy.int64, count=len(items))
+    e = numpy.fromiter((it[1] for it in items), dtype=numpy.int64, count=len(items))
+    n_chars = len(doc_text(doc))
+    first = numpy.searchsorted(starts, s, side="right") - 1
+    last = numpy.searchsorted(starts, e - 1, side="right") - 1
+    first_c = numpy.clip(first, 0, None)
+    first = first + (s == ends[first_c])
+    ok = (s >= 0) & (s < n_chars) & (e - 1 >= 0) & (e - 1 < n_chars)
+    out = []
+    for (_, _, label), f, l, good in zip(items, first.tolist(), last.tolist(), ok.tolist()):
+        out.append(Span(doc, f, l + 1, label=label) if good else None)
+    return out
 
 
 def doc_text(doc: Doc) -> str:
@@ -164,12 +201,11 @@ class SentenceSegmenter:
 
     def __call__(self, doc: Doc) -> Doc:
         segs = segment(doc_text(doc))
-        doc._.msp_sections = segs
+        doc.user_data["msp_sections"] = segs
         if len(doc) == 0:
             return doc
         # Token i starts a sentence if it is the token containing a segment's first character (vectorised).
-        arr = doc.to_array([IDX, LENGTH])
-        ends = arr[:, 0] + arr[:, 1]
+        ends = token_bounds(doc)[1]
         first = numpy.searchsorted(ends, numpy.fromiter((s.start for s in segs), dtype=numpy.int64), side="right")
         sent = numpy.full(len(doc), -1, dtype=numpy.int64)
         sent[0] = 1

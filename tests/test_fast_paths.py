@@ -40,6 +40,22 @@ def test_alternation_matches_like_the_plain_alternation(words, s):
     assert _spans(grouped, s) == _spans(plain, s)
 
 
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="ab9 .:/\"\u201c\u201d'\n-(\u00e9", max_size=80))
+def test_dispatcher_word_starts_match_their_readable_form(s):
+    readable = re.compile(r"(?<![a-z0-9])[a-z0-9]|[\"\u201c/:]")
+    assert [m.start() for m in R.Dispatcher._STARTS.finditer(s)] == [m.start() for m in readable.finditer(s)]
+
+
+def test_gates_name_a_string_every_match_needs():
+    d = R.Dispatcher(R.compile_patterns())
+    gates = {d.patterns[i].name: d.gates[i] for i in d.always}
+    assert gates["money_gone"] == ("\u00a3",) and set(gates["quote"]) == {'"', "\u201c"}
+    assert {"prese", "atten", "in at"} == set(gates["attendees"])
+    assert R._gate(list(R._P.parse(r"\bfoo"))) == ("f",) and R._gate(list(R._P.parse(r".x"))) is None
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(WORDS[:40] + ["but", "and she", "as", "then", ",", " - ", "(", "x"]), max_size=15))
 def test_context_regexes_match_like_their_plain_forms(parts):
