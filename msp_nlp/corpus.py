@@ -4,6 +4,8 @@ Annotators write ``data/raw/*.jsonl`` with spans as quotes (``{"label", "quote",
 resolves every quote to character offsets, checks labels against the spec, and writes
 ``data/annotated/{train,dev,test}.jsonl``, split by case so that no case straddles two splits. The split is a
 deterministic function of the case id (a hash), fixed before any rule or model was tuned: nothing is tuned on test.
+Files in ``data/raw/train_only/`` (annotation rounds after dev and test were frozen) go to train whole, so the
+dev and test sets, and the scores measured on them, stay comparable from one model version to the next.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ SPLITS = ("train", "dev", "test")
 #: (Test was widened from 0.30 into what was dev, never into train, so no case read while tuning moved to test.)
 TEST_SHARE, DEV_SHARE = 0.35, 0.10
 SALT = "msp-nlp-split-v1"
+#: Sub-folder of the raw directory whose notes are training data only (dev and test are frozen).
+TRAIN_ONLY = "train_only"
 
 
 class CorpusError(ValueError):
@@ -128,8 +132,21 @@ def split_cases(notes: list[Note]) -> dict[str, str]:
 
 
 def build(raw_dir: Path, out_dir: Path) -> dict[str, int]:
-    notes = read_raw(Path(raw_dir).glob("*.jsonl"))
-    splits = split_cases(notes)
+    """Resolve the raw files to offsets and write one file per split. ``raw_dir/*.jsonl`` is split by case hash;
+    ``raw_dir/train_only/*.jsonl`` all goes to train (a case may not appear in both)."""
+    raw_dir = Path(raw_dir)
+    hashed = read_raw(raw_dir.glob("*.jsonl"))
+    extra = read_raw((raw_dir / TRAIN_ONLY).glob("*.jsonl"))
+    splits = split_cases(hashed)
+    shared = sorted({n.case_id for n in extra} & set(splits))
+    if shared:
+        raise CorpusError(f"{TRAIN_ONLY}/ reuses case ids of the split batches: {', '.join(shared[:5])}")
+    ids = {n.note_id for n in hashed}
+    dup = sorted(n.note_id for n in extra if n.note_id in ids)
+    if dup:
+        raise CorpusError(f"{TRAIN_ONLY}/ reuses note ids of the split batches: {', '.join(dup[:5])}")
+    splits.update({n.case_id: "train" for n in extra})
+    notes = hashed + extra
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = {}

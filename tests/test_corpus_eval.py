@@ -7,7 +7,7 @@ import pytest
 
 from msp_nlp import spec as S
 from msp_nlp.agreement import cohen_kappa
-from msp_nlp.corpus import SPLITS, CorpusError, load, note_from_dict, split_of
+from msp_nlp.corpus import SPLITS, TRAIN_ONLY, CorpusError, build, load, note_from_dict, read_raw, split_of
 from msp_nlp.evaluate import PRF, evaluate, keyword_system, macro, score_sets, score_spans
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,12 +33,39 @@ def test_annotated_corpus_is_consistent():
     notes = {s: load(p) for s, p in files.items()}
     cases = {s: {n.case_id for n in ns} for s, ns in notes.items()}
     assert not (cases["train"] & cases["test"]) and not (cases["dev"] & cases["test"])
-    assert all(split_of(n.case_id) == s for s, ns in notes.items() for n in ns)
+    train_only = {n.case_id for n in read_raw((ROOT / "data" / "raw" / TRAIN_ONLY).glob("*.jsonl"))}
+    # dev and test are exactly the hashed split; train is the hashed train share plus the train-only rounds
+    assert all(split_of(n.case_id) == s for s in ("dev", "test") for n in notes[s])
+    assert all(split_of(n.case_id) == "train" or n.case_id in train_only for n in notes["train"])
     assert len(notes["test"]) >= 150
     for ns in notes.values():
         for n in ns:
             for sp in n.spans:
                 assert sp["label"] in S.ALL_LABELS and 0 <= sp["start"] < sp["end"] <= len(n.text)
+
+
+def _raw(note_id, case_id):
+    return json.dumps({"note_id": note_id, "case_id": case_id, "text": "Seen alone.",
+                       "spans": [{"label": "coercion_explored", "quote": "Seen alone."}]})
+
+
+def test_build_puts_train_only_rounds_in_train(tmp_path):
+    raw = tmp_path / "raw"
+    (raw / TRAIN_ONLY).mkdir(parents=True)
+    hashed = [f"H-{i}" for i in range(40)]
+    (raw / "batch_a.jsonl").write_text("\n".join(_raw(f"{c}-01", c) for c in hashed) + "\n")
+    (raw / TRAIN_ONLY / "batch_z.jsonl").write_text("\n".join(_raw(f"Z-{i}-01", f"Z-{i}") for i in range(30)) + "\n")
+    counts = build(raw, tmp_path / "out")
+    assert sum(counts.values()) == 70
+    for s in SPLITS:
+        ns = load(tmp_path / "out" / f"{s}.jsonl")
+        assert all(split_of(n.case_id) == s for n in ns if n.case_id.startswith("H-"))
+        assert all(s == "train" for n in ns if n.case_id.startswith("Z-"))
+    assert counts["train"] == 30 + sum(split_of(c) == "train" for c in hashed)
+    # a train-only round must not reuse a case of the split batches (it could move a test case into train)
+    (raw / TRAIN_ONLY / "batch_y.jsonl").write_text(_raw("Y-1-01", "H-3") + "\n")
+    with pytest.raises(CorpusError, match="H-3"):
+        build(raw, tmp_path / "out2")
 
 
 def test_prf_hand_computed():
