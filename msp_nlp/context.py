@@ -30,6 +30,9 @@ from . import spec as S
 PERSON_CENTRED = frozenset({S.ADULT_VIEWS, S.DESIRED_OUTCOME, S.CONSENT})
 #: Pattern names whose cue is itself a future follow-up (the brief counts "agreed to visit again next week").
 FUTURE_OK = frozenset({(S.REFUSAL_EXPLORED, "followup")})
+#: Cues that name whose consent it is ("GP informed with her consent"): the nearest person before them is the one
+#: informed or referred, not the one consenting, so the experiencer check does not apply.
+OWN_CONSENT = frozenset({(S.CONSENT, "with_consent")})
 
 _TERMINATOR = re.compile(
     r"[,;:()]|\s-\s|\b" + R.alternation(
@@ -96,6 +99,10 @@ _HYPO_POST_EV = re.compile(r"^\W{0,3}(?:\w+\W+){0,6}?(?:to be (?:assessed|review
                            r"needs? to be (?:done|assessed|completed))\b")
 _FORM_NEG = re.compile(r"\s*(?:-|:|\u2013)\s*(?:not (?:\w+ )?(?:assessed|known|done|discussed|obtained|sought|considered|"
                        r"explored|completed|possible|asked|recorded|required)\b|n/a\b|nil\b|unknown\b|tbc\b|to be \w+)")
+# "doesn't want him arrested", "risk of being arrested himself": a wish or risk about police action, not police action.
+_WANTED_ACTION = re.compile(r"^(?:arrest|charg|prosecut)")
+_WANT_BEFORE = re.compile(r"\b(?:wants?|wanted|wish(?:es|ed)?|like|of being|be|get|getting)\s+(?:[\w']+\s+){0,2}$")
+_POLICE_LABELS = frozenset({S.PARTNER_REFERRAL, S.CRIME_ALLEGED})
 _TRIED = re.compile(r"\b(?:tried|attempted|attempts?|trying) to\b")
 _BUT = re.compile(r"\b(?:but|however)\b")
 
@@ -213,6 +220,8 @@ def classify(label: str, pattern_name: str, rs: int, re_: int, sent: Sentence, h
     before = text[cs:rs]
     if _NEG_PRE.search(before) or _NEG_POST.search(after):
         return "negated"
+    if label in _POLICE_LABELS and _WANTED_ACTION.match(text[rs:re_]) and _WANT_BEFORE.search(before):
+        return "hypothetical"
     if label in _EVIDENCE and _HYPO_POST_EV.search(after) and (label, pattern_name) not in FUTURE_OK:
         return "hypothetical"  # "Capacity re finances to be reviewed in 6 months", "... needs assessing"
     if label in _EVIDENCE and _FORM_NEG.match(text, re_):
@@ -228,7 +237,7 @@ def classify(label: str, pattern_name: str, rs: int, re_: int, sent: Sentence, h
             return "hypothetical"
         if sent.conditional:
             return "hypothetical"
-    if label in PERSON_CENTRED:
+    if label in PERSON_CENTRED and (label, pattern_name) not in OWN_CONSENT:
         who = experiencer(sent, rs)
         if who == "adult":
             if (label == S.ADULT_VIEWS and pattern_name == "speech"

@@ -173,7 +173,30 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"without (?:her|his|their) consent|proceed(?:ing|ed)? without|overrid(?:e|ing|den) (?:her|his|their) "
          r"(?:wishes|consent|decision)|vital interests|public interest|(?:does|did|do)(?:n't| not) want (?:the )?"
          r"(?:police|referral|sw|social services|safeguarding|an enquiry|us|anyone|information)|refused (?:consent|permission)|"
-         r"declined (?:consent|permission|police|the referral|a referral|referral|to (?:consent|give|share)))\b"),
+         r"declined (?:consent|permission|police|the referral|a referral|referral|to (?:consent|give|share|make|provide)|"
+         r"(?:the |an |any )?(?:nrm|sarc|involvement|further involvement|ongoing involvement|any further involvement))|"
+         r"(?:not|has not|have not|did not|does not|didn't|doesn't) consent(?:ing|ed)?|w/o consent|without consent|"
+         r"(?:happy|content) for (?:the )?(?:case|enquiry|s\.?\s?42|safeguarding|asc) to close|"
+         r"wants? (?:the )?(?:case|enquiry) closed|agreed (?:to|with) (?:the )?(?:enquiry |case )?clos\w+|"
+         r"agreed (?:to close|(?:the )?(?:enquiry|case|asc) (?:can|could|should) close)|chose to close|"
+         r"(?:declined|refused|not ready|not willing|unwilling|won't|will not|would not|does not want|doesn't want|"
+         r"did not want|didn't want|did not wish|does not wish|still does not want) (?:to )?(?:make|give|provide) "
+         r"(?:a |any |her |his )?(?:statement|police report|first account|complaint)|"
+         r"(?:willing|agreed|decided|wants?|does want) to (?:give|make) (?:a |her |his )?statement|"
+         r"gave (?:a |an )?(?:video[- ]recorded |abe )?(?:statement|interview)|"
+         r"(?:support|supports|supported|supporting|pursue) (?:a |the )?prosecution|not pressing charges|"
+         r"want(?:s|ed)? (?:a )?prosecution|no police(?: please)?(?! [a-z])|not police\b(?<!am not police)|"
+         r"but not (?:to )?(?:the )?(?:police|social services|social care|carers)|still no\b|"
+         r"said no to (?:the )?(?:nrm|police|referral|a referral)|"
+         r"asked (?:me|us) not to (?:tell|contact|call|share|report|inform)|"
+         r"asked that (?:her|his|their) [\w' ]{1,30}? (?:not|is not|are not) (?:be )?(?:told|shared)|"
+         r"proceed\w* (?:[\w,]+ ){0,6}?in (?:her|his|their) best interests?|continues? in (?:her|his|their) best interests?|"
+         r"best interests decision to proceed|(?:does not|doesn't) want (?:any |further |ongoing )?(?:involvement|"
+         r"further contact|social care|further social care))\b"),
+        # "GP informed with her consent": the consent named is the adult's, whoever else the sentence mentions.
+        ("with_consent", 0.9,
+         r"\b(?:with (?:her|his|their|[\w-]+'s|the adult's) (?:verbal |written |full )?(?:consent|agreement|permission|ok)|"
+         r"with consent|per (?:her|his|their) wishes)\b"),
     ],
     S.CAPACITY: [
         ("mca", 0.9,
@@ -224,7 +247,16 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"next|safeguarding|role|referral|meeting)|i (?:will|would|need|was|am|'d|'ll)|we (?:will|would|need)|"
          r"next steps|my role|safeguarding|s\.?\s?42)|"
          r"\b(?:introduced myself|left (?:my|a|the) (?:card|number|details|contact)|(?:has|gave (?:her|him|them)) my "
-         r"(?:number|card|details|email|direct line)|(?:knows|aware of) how to contact|(?:plan|it|this) read back|"
+         r"(?:number|card|details|email|direct line)|has (?:the |our )?(?:team's |team |duty )(?:number|contact)|"
+         r"(?:has|given|gave (?:her|him|them)) (?:our|the duty|the team) number|"
+         r"knows (?:to (?:ring|contact|call|text)|(?:she|he|they) can (?:ring|contact|call|text|come back))|"
+         r"can (?:ring|contact|call|text) (?:me|us|the duty|the team|duty)|"
+         r"reminded (?:her|him|them) (?:(?:she|he|they) can|to ring)|(?:my|the duty|duty) number (?:and 999 )?saved|"
+         r"with (?:my|the duty|our|duty) (?:number|contact details)|who to (?:ring|contact|call)|"
+         r"(?:happy|content) for (?:the )?(?:case|enquiry|s\.?\s?42|safeguarding|asc) to close|"
+         r"agreed (?:to|with) (?:the )?(?:enquiry |case )?clos\w+|agreed (?:to close|(?:the )?(?:enquiry|case|asc) (?:can|could) close)|"
+         r"told what happens next|told (?:her|him|them) (?:\w+ ){1,4}?(?:will|would) (?:ring|call|visit|contact)|"
+         r"(?:knows|aware of) how to contact|(?:plan|it|this) read back|"
          r"to tell (?:her|him|them) (?:what|the|that|about|how|why)|(?:told|informed|updated) by (?:dc|pc|ds|police|sw|"
          r"the (?:officer|police|sw))|told (?:her|him|them|[a-z]+) (?:what (?:we|i|would|will|happens)|i (?:would|will)))\b|"
          r"\b(?:(?:is|was|are|were) (?:made )?aware (?:that|of (?:the|this|what)|i|we|dn|police)|knows (?:that|about|the|i|we)|"
@@ -270,12 +302,63 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
     ],
     S.PARTNER_REFERRAL: [
         ("agencies", 0.8,
-         r"\b(?:action fraud|trading standards|\bts\b (?:informed|referral|fitted|visit)|frs|safe (?:&|and) well|"
-         r"dbs referral|home improvement agency|police (?:investigat\w+|interview\w*|are|have|attended|"
-         r"arrested|charged)|arrested|charged with|interviewed (?:by police|under caution)|conditional caution|"
-         r"visit with (?:the )?(?:police|pc|dc|trading standards|ts|dn|gp|ot|housing)|joint visit|"
-         r"attended (?:the )?marac|gp (?:asked|to review|saw|letter|visit|appointment|review)|"
-         r"(?:idva|imca|dn|ot|gp|police) (?:referral|contacted|informed))\b"),
+         r"\b(?:action fraud|trading standards|\bts\b (?:informed|referral|fitted|visit\w*|confirm\w*|arranging|"
+         r"mail marshal|officer|scams|trusted trader)|frs (?:attended|fitted|visited|crew)|wyfrs|"
+         r"safe (?:&|and) well (?:visit )?(?:done|completed|booked|referral)|"
+         r"dbs referrals?|home improvement agency|police (?:investigat\w+|interview\w*|attended|attending|arrested|"
+         r"charged|are (?:investigating|involved|dealing|treating|taking|pursuing|reviewing)|have (?:been|taken|made|"
+         r"arrested|charged|interviewed|recorded|spoken|visited|seized|confirmed|closed|concluded|opened|obtained|"
+         r"reviewed|logged|issued)|called|contacted|rang|101|via 101|log|ref|took|conveyed|moved|found|recorded|"
+         r"gave|identified|visited|welfare check requested|ppu|victim care|herbert protocol|dc|pc|ds|nfa|"
+         r"will not charge|took no further action)|"
+         r"arrested(?<!him arrested)(?<!her arrested)(?<!them arrested)(?<!being arrested)(?<!be arrested)|"
+         r"charged(?<!phone charged)(?<!kept charged)(?<!mobile charged)(?! for| £| to )|conditional caution|"
+         r"interviewed (?:by police|under caution|voluntarily|with (?:an? )?(?:appropriate adult|aa|intermediary|"
+         r"\w+ interpreter))|"
+         r"visit with (?:the )?(?:police|pc|dc|pcso|trading standards|ts|dn|gp|ot|housing|salt|cpn|cns|idva|isva|cqc|"
+         r"icb|\w+ nurse)|visited (?:\w+ )?with (?:the |her |his )?(?:pcso|pc|dc|dn|cpn|cns|housing|salt|ts|\w+ nurse)|"
+         r"joint (?:visit|h/?v|meeting|case discussion|mash)|"
+         r"attended (?:the )?marac|gp (?:asked|to review|saw|letter|visit|appointment|review|reviewed|has|started|"
+         r"increased|registration|flagged|has (?:started|referred|reviewed|increased|prescribed))|seen by (?:the )?(?:gp|dn|ot|salt|paramedics|police)|registered with|"
+         r"(?:idva|imca|dn|ot|gp|police) (?:referral|contacted|informed)|"
+         # police process and first response (§4.10, §6)
+         r"crime (?:recorded|report|reported|ref|no|number|logged|\d)|recorded as (?:a |an )?(?:crime|assault|"
+         r"theft|fraud|hate|non-crime|ill-treatment)|logged as (?:a |possible )?(?:crime|fraud|theft|assault|hate)|"
+         r"(?:robbery|hate crime|theft|assault) recorded|officers? (?:attended|attending|found)|"
+         r"attended (?:\d|following|re |fire|flat|the (?:address|property|scene|flat|house))|"
+         r"statement (?:taken|obtained|given|provided)|given a statement|"
+         r"gave (?:a |an |her |his )?(?:video[- ]recorded |written |first |abe )?(?:statement|interview)|"
+         r"abe (?:completed|done|statement|interview (?:\d|completed|done|with))|video[- ]recorded (?:interview|statement)|"
+         r"vps taken|cps|released under investigation|rui|on bail|bailed|bail conditions (?:continue|lifted|not|in place)|"
+         r"remanded|pleaded guilty|convicted|guilty plea|restraining order|"
+         r"non-mol\w* (?:granted|in place|order granted)|(?:partial )?closure order (?:granted|obtained|executed|made)|"
+         r"community resolution|words of advice|youth caution|accepted a caution|warrant (?:executed|at)|"
+         r"suspects? (?:interviewed|identified)|search of (?:the )?suspect|detained (?:s\.?\s?136|under)|"
+         r"circulated as wanted|wanted for|(?:via|rang|called|dialled|rung) 999|999 call|fraud (?:team|line|claim)|"
+         r"paramedics (?:attended|called|on scene)|ambulance (?:crew|called|attended)|brought in by (?:ambulance|police)|"
+         r"by (?:ambulance|amb)\b|conveyed (?:to|her|him)|crew (?:treated|attended)|nwas|rapid response|"
+         r"fire service (?:visit|fitted|attended|referral)|fitted by (?:the )?fire|(?:smoke|heat) alarms? fitted|"
+         # partner agencies acting on the case: banks, cqc, housing, opg, courts, dwp, children's services
+         r"bank (?:have|has|refunded|stopped|froze|frozen|flagged|put|placed|added|recovered|cancelled|"
+         r"confirm\w*|call done|alerts? (?:in place|added|set)|flag (?:and|in place|added))|refunded|"
+         r"account (?:frozen|flagged)|flagged (?:the )?account|marker on (?:the )?account|cqc (?:inspect\w*|notification|notified|has|have|issued|review|inspector|satisfied|"
+         r"relationship|informed|rated)|under cqc|warning notice|"
+         r"housing (?:notice|changed|have|has|officer visit|application|register)|locks? changed|"
+         r"changed (?:the )?locks|notice (?:served|of seeking possession)|tenancy enforcement|"
+         r"acceptable behaviour contract|community protection (?:warning|notice)|"
+         r"opg (?:safeguarding|findings|applied|suspended|referral|investigat\w*)|council legal|"
+         r"applied to (?:the )?(?:court of protection|cop)|"
+         r"fmpo|official solicitor|prosecuting|being prosecuted|"
+         r"dwp (?:confirmed|fraud|removed|:)|children'?s (?:sw|services|social care|mash|edt|front door)|"
+         r"csc (?:leading|duty|visiting|involved|:)|cin plan|"
+         r"idva (?:supporting|continues|remains?|allocated|has|helped|support|in contact|went|contact|present|"
+         r"weekly)|isva (?:support\w*|continues|present|referral accepted)|"
+         r"marac (?:\d|listed|held|actions|discussed)|nrm (?:submitted|referral submitted)|first responder|"
+         r"duty to notify|accepted into (?:the )?nrm)\b"),
+         ("strategy", 0.85,
+         r"\b(?:strategy (?:meeting|discussion)|org strategy|provider (?:concerns )?meeting|review meeting|"
+         r"outcome meeting)\b[^.\n]{0,120}?\b(?:police|ds|dc|pc|cqc|housing|gp|icb|hospital|csc|trust|ward|dwp|idva|"
+         r"consultant|cpn|nurse|inspector)\b"),
         ("referral", 0.85,
          r"\b(?:referr(?:al|ed)|reported|report made|notified|notification|informed|contacted|liaised|liaise|"
          r"alerted|passed to|shared with|sent to|emailed|joint (?:visit|work|working)|discussed with|"
@@ -283,13 +366,13 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"\b[^.;\n]{0,50}?\b(?:police|101|999|gp|district nurses?|dn|hospital|ambulance|nhs|cmht|mental health|"
          r"housing|landlord|housing officer|cqc|trading standards|bank|fraud|dwp|idva|marac|mash|probation|"
          r"fire (?:service|and rescue)|lfb|community nurse|ot|occupational therap\w*|salvation army|"
-         r"solicitor|legal|opg|office of the public guardian|care provider|commissioners?|contracts|"
+         r"solicitor|legal|opg|office of the public guardian|care provider|commissioners?|contracts|pcso|dc|ds|pc|"
          r"substance misuse|drug and alcohol|domestic abuse service|refuge|victim support|health visitor|"
          r"children'?s services|social care|modern slavery|nrm|salt|memory clinic|psychiatr\w+|camhs)\b"),
         ("passive", 0.85,
          r"\b(?:police|gp|district nurses?|dn|cqc|housing|trading standards|bank|idva|marac|cmht|"
          r"mental health team|fire service|ambulance|dwp|solicitor|csc|children'?s services|pharmacist|opg|probation|"
-         r"victim support|falls team|memory clinic|admiral nurse|ot|frs|ts|nrm)\b[^.;\n]{0,20}?\b(?:informed|notified|"
+         r"victim support|falls team|memory clinic|admiral nurse|ot|frs|ts|nrm)\b(?:(?!\bnot\b|\bno\b)[^.;\n]){0,20}?\b(?:informed|notified|"
          r"contacted|aware|made aware|updated|alerted|called|attended|involved|referred to|emailed|saw|visited|logged|"
          r"nfa|asked to|requested|accepted|agreed)\b|"
          r"\b(?:gp|dn|ot|falls|police|physio|salt|dietitian|memory clinic|pharmacy|optician|audiology|hospital|"
@@ -303,7 +386,7 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
         ("crime_ref", 0.95,
          r"\b(?:crime (?:ref|reference|number|no)|cad (?:ref|no|number)?|incident (?:number|no|ref)|"
          r"police (?:attended|aware|informed|notified|involved|are investigating|investigating)|officers attended|"
-         r"datix|cqc notified|nrm referral|marac referral|referred to marac|ppn|vpr|dash (?:completed|risk))\b"),
+         r"cqc notified|nrm referral|marac referral|referred to marac)\b"),
     ],
     S.LESS_RESTRICTIVE: [
         ("lr", 0.9,
@@ -380,16 +463,29 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"\b(?:declined|declines|declining|refused|refuses|refusing|refusal|"
          r"(?:did not|does not|doesn't|didn't|do not|don't) (?:want|wish) (?:any |the |a |an |further |more |to (?:accept|"
          r"have|engage|see|be assessed|attend|make|give|provide|support|apply|go into|go to (?:a )?(?:hospital|refuge))|"
-         r"help|support|carers?|care|services?|intervention|assessment|police|social (?:workers?|services)|sw\b|"
+         r"help|support|carers?|care|services?|intervention|assessment|police|social (?:workers?|services|care)|sw\b|"
          r"referral|involvement|input|visits?|package)|(?:not|isn't|is not) consenting|(?:does|did)(?: not|n't) consent|"
-         r"(?:said|says) no (?:to|for now)\b|still (?:said |says )?no\b|no chance|self-discharged|won't have|won't (?:accept|let|allow)|would not (?:accept|allow|let|engage)|not engaging|"
+         r"(?:said|says) no (?:to|for now)\b|(?:wrote|typed|signed) (?:'|\"|\u201c)?no\b|"
+         r"still (?:said |says )?no\b|no chance|self[- ]discharg\w*|won't have|won't (?:accept|let|allow|make|give|agree)|"
+         r"would not (?:accept|allow|let|engage|agree|give)|will not (?:give|make|agree)|"
+         r"(?:would not|won't|will not) (?:make|give) (?:a |any )?statement|(?:would not|won't|will not) go to hospital|"
+         r"not ready to (?:make|give|talk|report)|no police(?: please)?(?! [a-z])|not police\b(?<!am not police)|"
+         r"but not (?:to )?(?:the )?(?:police|social services|social care|carers|a statement|any medication)|"
+         r"not pressing charges|(?:did|does|would) not (?:support|pursue) (?:a |the )?prosecution|did not want to pursue|"
+         r"(?:didn't|doesn't) support (?:a |the )?prosecution|not (?:to )?support (?:a |the )?prosecution|"
+         r"(?:victim|she|he) (?:does|did) not support|"
+         r"(?:did not|does not|doesn't|didn't|do not|don't) want (?:me (?:in|inside|to (?:contact|call|tell))|"
+         r"anyone (?:in the flat|overnight|touching)|'the social'|the social|ongoing|respite|to (?:report|be referred|"
+         r"talk to (?:the )?police|pursue|press))|looked at no\b|not engaging|"
          r"disengaged|did not engage|does not engage|won't engage|turned down|sent (?:them|the \w+|carers?) away|"
          r"would not open the door|not willing|unwilling|reluctant|cancelled (?:the |her |his )?(?:care|package|"
          r"visits?|calls?|support)|not interested in|no longer wants?)\b"),
     ],
     S.CRIME_ALLEGED: [
         ("more", 0.8,
-         r"\b(?:abh|gbh|s44|s\.44|s 44|s\. 44|ill-?treat\w*|arrested|charged|caution|bail(?:ed)?|financial(?:ly)? abus\w*|"
+         r"\b(?:abh|gbh|s44|s\.44|s 44|s\. 44|ill-?treat\w*|arrested|"
+         r"charged(?<!phone charged)(?<!kept charged)(?<!mobile charged)(?! for| £| to )|caution|bail(?:ed)?|"
+         r"financial(?:ly)? abus\w*|"
          r"rough handling|grip marks|takes? (?:her|his|my) money|has (?:her|his|my) (?:bank )?card|"
          r"(?:doesn't|does not) get (?:her|his) money|paid £|warrant|vouchers|sexual\w*|restraint|exploit\w*|"
          r"grabbed|pushed|strangl\w*|threaten\w*)\b"),
@@ -410,7 +506,30 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"fraud by abuse of position|false (?:recording|mar entries|entries)|undue influence|"
          r"(?:locking|locked) (?:her|him|them|\w+) in|(?:money|cash|jewellery|ring|items?|rings|bracelet) "
          r"(?:\w+ )?(?:has |have |had |is |are |was |were )?(?:gone|missing)|(?:police|criminal) investigation|"
-         r"give (?:a |her |his )?statement|gave (?:a |her |his )?statement|vri|abh|gbh)\b"),
+         r"give (?:a |her |his )?statement|gave (?:a |her |his )?statement|vri|abh|gbh|"
+         # police criminal process about what was done to the adult (§3.9, §6)
+         r"statement (?:taken|obtained|given|provided)|given a statement|"
+         r"gave (?:a |an |her |his )?(?:video[- ]recorded |written |abe )(?:statement|interview)|"
+         r"abe (?:completed|done|statement|interview (?:\d|completed|done|with))|video[- ]recorded (?:interview|statement)|"
+         r"vps taken|cps|released under investigation|rui|remanded|pleaded guilty|convicted|guilty plea|"
+         r"crime recorded|recorded as (?:a |an )?(?:crime|assault|theft|fraud|ill-treatment)|crime (?:ref|no|number)|"
+         r"interviewed (?:voluntarily|under caution|with (?:an? )?(?:appropriate adult|aa|intermediary))|"
+         r"suspects? (?:interviewed|identified)|search of (?:the )?suspect|police (?:investigat\w+|recorded)|"
+         r"words of advice|community resolution|"
+         # a partner's or family member's controlling pattern (§5.4, §6)
+         r"takes? (?:all )?(?:her|his|my|their) (?:bank card|card|pension|phone|mobile|wages|benefits|pip|passport|esa|"
+         r"money)|took (?:her|his|my) (?:phone|mobile|card|bank card|pension|wages)|"
+         r"taken (?:her|his|my) (?:phone|mobile|card|bank card)|"
+         r"keeps (?:her|his|my) (?:phone|passport|tablets|medication|bank card|card|money|pension)|"
+         r"holds (?:her|his|my) (?:bank )?card|checks (?:her|his|my) (?:phone|bank|texts|receipts)|"
+         r"checking (?:her |his )?(?:receipts|phone)|reads (?:her|his|my) (?:texts|phone|messages)|"
+         r"listens (?:in )?(?:on|to) (?:her|his|my) (?:calls|phone)|"
+         r"controls (?:all )?(?:her|his|my|the) (?:money|medication|finances|pip|benefits|phone)|"
+         r"controls all (?:the )?money|won't let (?:her|him|me) (?:go|see|leave|visit|out)|"
+         r"(?:not|isn't|is not|wasn't|was not) allowed (?:out|to go|to see)|stopped (?:her|him|me) (?:going|seeing)|"
+         r"gives (?:her|him|me) £|sulked|sulks|puts (?:her|him|me) down|"
+         r"(?:no one|no-one|nobody) (?:would|will) believe|took over the (?:bank|cards|finances|money)|"
+         r"threw (?:a|the) \w+ at|shoved|lamped|twisted (?:my|her|his) (?:wrist|arm))\b"),
     ],
     S.OTHERS_AT_RISK: [
         ("others", 0.85,
@@ -452,7 +571,12 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"speech (?:impairment|difficulties|is limited)|aphasi\w+|dysphasi\w+|unable to speak(?! (?:to|with))|communicates (?:by|"
          r"through|using|with)|makaton|pecs|limited (?:verbal )?communication|deafblind|dysarthri\w+|"
          r"no (?:verbal )?speech|(?:very )?limited (?:verbal )?(?:speech|language)|"
-         r"uses? (?:a )?(?:communication (?:board|aid|book)|eye[- ]gaze|talker|text relay))\b"),
+         r"uses? (?:a )?(?:communication (?:board|aid|book)|eye[- ]gaze|talker|text relay)|"
+         r"typed (?:his|her|their|'|\"|\u201c|on|yes|no|answers|that|some)|signed (?:'|\"|\u201c|yes|no|that)|pointed to (?:'|\"|\u201c)|communication (?:book|board|chart)|"
+         r"aac|talking mats?|text relay|relay (?:service|uk)|signvideo|video relay|"
+         r"speech (?:is )?(?:now )?(?:very )?limited|(?:single|few) words|word-finding|no meaningful speech|"
+         r"language barrier|interpreted|translated (?:for|on)|google translate|translation app|intermediary|"
+         r"no (?:\w+ )?interpreter (?:was )?available)\b"),
     ],
 }
 

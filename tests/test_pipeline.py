@@ -192,6 +192,31 @@ POSITIVE_MORE = {
     S.CRIME_ALLEGED: ["£400 has gone missing from her purse."],
 }
 
+# Phrasings added with the review of the rebuilt gold (GUIDELINES §4.10, §5 and the §6 decisions): police process and
+# first response, partner agencies acting on the case, refusing police / a statement / the enquiry, closing the case
+# as her answer, "has my number", communication through an aid, an interpreter used.
+POSITIVE_LATEST = {
+    S.PARTNER_REFERRAL: ["Crime recorded as theft, ref 31/XK/5521.", "Officers attended 22:10 after a 999 call.",
+                         "Mr Frost was charged with fraud on Tuesday.", "Statement taken from Mrs Quill at her flat.",
+                         "Paramedics attended and checked her over.", "The bank has frozen the account.",
+                         "CQC inspected the home last week.", "File passed to the CPS for a charging decision.",
+                         "Heat alarms fitted in the kitchen and hall."],
+    S.CRIME_ALLEGED: ["Her nephew was interviewed under caution.", "She gave a video-recorded statement.",
+                      "He keeps her bank card and gives her £10 a week.",
+                      "She said her husband checks her phone every night.",
+                      "He sulked for days when she went to choir."],
+    S.HELP_DECLINED: ["She would not give a statement to the officer.", "Asked again about the police - no police.",
+                      "He agreed to the GP being told but not to police.", "Victim does not support a prosecution."],
+    S.CONSENT: ["Mrs Dunn wants the case closed.", "She declined to make a statement.",
+                "Happy for the case to close.", "District nurse informed with his agreement.",
+                "Not consenting to an NRM referral at present.", "Proceeding in her best interests."],
+    S.INFORMED_OF_ACTIONS: ["She has the duty number and knows to ring us if he returns.",
+                            "Reminded him he can ring me at any time.", "Agreed to the enquiry closing."],
+    S.COMMUNICATION_NEED: ["He typed his answers on the tablet.", "Her speech is now very limited.",
+                           "No Arabic interpreter was available tonight.", "She pointed to 'home' in her book."],
+}
+POSITIVE_MORE = {k: POSITIVE_MORE.get(k, []) + POSITIVE_LATEST.get(k, []) for k in {*POSITIVE_MORE, *POSITIVE_LATEST}}
+
 NEGATIVE_MORE = {
     S.CAPACITY: ["Capacity - not assessed.", "Police considering ill-treatment (s44 MCA).",
                  "Capacity re finances to be reviewed in 6 months.", "Right-sided weakness after a left MCA stroke.",
@@ -206,6 +231,18 @@ NEGATIVE_MORE = {
     S.RISK_DISCUSSED: ["Risks not discussed with him."],
     S.ADULT_VIEWS: ["The plan was to ask Mrs A what she wants."],
 }
+
+NEGATIVE_LATEST = {
+    S.PARTNER_REFERRAL: ["She doesn't want her grandson arrested.", "Police not informed at her request.",
+                         "Keeps her mobile charged by the bed.", "PPN to ASC from the night shift.",
+                         "She knows to ring 999 if he comes back."],
+    S.CRIME_ALLEGED: ["He doesn't want his son charged.", "Keep the phone charged."],
+    S.HELP_DECLINED: ["She said no, he has never hurt her.", "I explained I am not police.",
+                      "She does not want to move house."],
+    S.CONSENT: ["Daughter came at her request.", "She asked for time to think about a statement."],
+    S.COMMUNICATION_NEED: ["I typed up the notes after the visit.", "Speaks fluent English, no interpreter needed."],
+}
+NEGATIVE_MORE = {k: NEGATIVE_MORE.get(k, []) + NEGATIVE_LATEST.get(k, []) for k in {*NEGATIVE_MORE, *NEGATIVE_LATEST}}
 
 
 @pytest.mark.parametrize("label,text", [(k, t) for d in (POSITIVE, POSITIVE_MORE) for k, ts in d.items() for t in ts])
