@@ -30,7 +30,8 @@ def _mapping(args):
 
 def cmd_check(args) -> int:
     from .batch import run_check
-    model = None if args.no_model else (args.model or "default")
+    rules_only = args.no_model or (args.model or "").lower() in ("none", "rules")
+    model = None if rules_only else (args.model or "default")
     summary = run_check(args.inputs, args.out, _mapping(args), n_process=args.n_process,
                         chunk_size=args.chunk_size, encoding=args.encoding, model=model,
                         include_text=args.include_text or args.report)
@@ -382,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--n-process", type=int, default=1, metavar="N", help="worker processes (default 1)")
     c.add_argument("--chunk-size", type=int, default=1000, metavar="N", help="notes per chunk (default 1000)")
     c.add_argument("--model", metavar="DIR", help="model directory (default: models/LATEST, or $MSP_NLP_MODEL)")
-    c.add_argument("--no-model", action="store_true", help="rules only, no trained model")
+    c.add_argument("--no-model", action="store_true", help="rules only, no trained model (also: --model none)")
     c.add_argument("--include-text", action="store_true",
                    help="add each note's full text to notes.jsonl (off by default: case notes are special-category "
                         "personal data)")

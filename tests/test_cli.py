@@ -125,3 +125,16 @@ def test_no_note_text_on_stdout_or_stderr(tmp_path, capsys):
     captured = capsys.readouterr()
     assert canary not in captured.out + captured.err
     assert canary not in (tmp_path / "o" / "errors.csv").read_text()
+
+
+@pytest.mark.parametrize("flag", [["--no-model"], ["--model", "none"]])
+def test_check_rules_only(tmp_path, flag):
+    from msp_nlp.pipeline import Analyzer
+    text = "Spoke to Mrs A alone. She said she is fine and wants to stay at home."
+    src = tmp_path / "n.csv"
+    src.write_text(f"note_id,case_id,text\n1,c1,{text}\n", encoding="utf-8")
+    assert main(["check", str(src), "-o", str(tmp_path / "o")] + flag) == 0
+    note = json.loads((tmp_path / "o" / "notes.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    rules = Analyzer(model=None).analyse(text)
+    assert [(e["label"], e["score"]) for e in note["evidence"]] == \
+        [(f.label, round(f.score, 3)) for f in rules.evidence]
