@@ -10,6 +10,7 @@ heading of each sentence's section.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from typing import NamedTuple
 
 import numpy
@@ -163,23 +164,28 @@ def token_bounds(doc: Doc) -> tuple[numpy.ndarray, numpy.ndarray]:
 
 
 def char_spans(doc: Doc, items: list[tuple[int, int, str]]) -> list:
-    """``doc.char_span(start, end, label=label, alignment_mode="expand")`` for many spans at once (None where that
-    gives None). A token owns the characters from its start to the next token's (its trailing space included), as
-    in spaCy's own lookup; a span starting on a token's trailing space starts at the next token."""
+    """``doc.char_span(start, end, label=label, alignment_mode="expand")`` for many spans (None where that gives
+    None), from the token offsets computed once per doc. A token owns the characters from its start to the next
+    token's (its trailing space included), as in spaCy's own lookup; a span starting on a token's trailing space
+    starts at the next token. (Plain bisect: a doc has a dozen spans, too few for numpy to pay.)"""
     if not items or len(doc) == 0:
         return [None] * len(items)
-    starts, ends = token_bounds(doc)
-    s = numpy.fromiter((it[0] for it in items), dtype=numpy.int64, count=len(items))
-    e = numpy.fromiter((it[1] for it in items), dtype=numpy.int64, count=len(items))
+    bounds = doc.user_data.get("msp_token_lists")
+    if bounds is None:
+        starts, ends = token_bounds(doc)
+        bounds = doc.user_data["msp_token_lists"] = (starts.tolist(), ends.tolist())
+    starts, ends = bounds
     n_chars = len(doc_text(doc))
-    first = numpy.searchsorted(starts, s, side="right") - 1
-    last = numpy.searchsorted(starts, e - 1, side="right") - 1
-    first_c = numpy.clip(first, 0, None)
-    first = first + (s == ends[first_c])
-    ok = (s >= 0) & (s < n_chars) & (e - 1 >= 0) & (e - 1 < n_chars)
+    strings = doc.vocab.strings
     out = []
-    for (_, _, label), f, l, good in zip(items, first.tolist(), last.tolist(), ok.tolist()):
-        out.append(Span(doc, f, l + 1, label=label) if good else None)
+    for s, e, label in items:
+        if not (0 <= s < n_chars and 0 < e <= n_chars):
+            out.append(None)
+            continue
+        first = bisect_right(starts, s) - 1
+        if s == ends[first]:
+            first += 1
+        out.append(Span(doc, first, bisect_right(starts, e - 1), label=strings.add(label)))
     return out
 
 
