@@ -95,9 +95,9 @@ def model_card(meta: dict, metrics: dict) -> str:
              "",
              "## Training data",
              f"- Synthetic, fictional case notes written for this project (see `data/README.md`): "
-             f"{meta.get('train_notes')} train notes ({meta.get('train_sentences')} sentences), thresholds on "
-             f"{meta.get('dev_notes')} dev notes. Split by case; the test split was never used for training, "
-             "thresholds or rule tuning.",
+             f"{meta.get('train_notes')} train notes ({meta.get('train_sentences')} sentences); thresholds chosen "
+             f"on out-of-fold predictions for the train notes pooled with {meta.get('dev_notes')} dev notes "
+             "(see above). Split by case; the test split was never used for training, thresholds or rule tuning.",
              f"- Training data hash (sha256 of train+dev files): `{meta.get('training_data', {}).get('sha256', '')}`",
              f"- Hyperparameters: `{json.dumps(meta.get('hyperparameters', {}))}`; trained in "
              f"{meta.get('trained_seconds')} s on 2 CPU cores; reproducible (deterministic solver, seed given).",
@@ -107,7 +107,8 @@ def model_card(meta: dict, metrics: dict) -> str:
             continue
         m = metrics[split]
         lines += [f"## Metrics on {split} ({m['notes']} notes, {m['cases']} cases)"
-                  + (" — held out" if split == "test" else " — thresholds were chosen here: optimistic"), "",
+                  + (" — held out" if split == "test" else
+                     " — part of the data the thresholds were chosen on: somewhat optimistic"), "",
                   "| measure (F1) | keyword | rules | rules+model |", "|---|---:|---:|---:|"]
         for k in ("evidence_note_macro", "trigger_note_macro", "evidence_span_macro", "case_flag_macro",
                   "headline_case_flag_macro"):
@@ -122,7 +123,7 @@ def model_card(meta: dict, metrics: dict) -> str:
             lines.append(f"| `{k}` | {_f(m['rules']['case_flag_f1'][k])} | {_f(m['rules+model']['case_flag_f1'][k])} |")
         lines.append("")
     lines += ["## Limitations",
-              "- Trained on a few hundred synthetic notes written by a handful of writers: real recording-system text "
+              "- Trained on about a thousand synthetic notes written by a handful of writers: real recording-system text "
               "will differ (templates, copy-paste, abbreviations of a given team). Validate on a local annotated "
               "sample before relying on it, and retrain with `msp-nlp train` on local annotations.",
               "- Sentence level only: it cannot see that a later sentence negates an earlier one, and who \"she\" is "
