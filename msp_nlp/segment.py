@@ -170,11 +170,7 @@ def char_spans(doc: Doc, items: list[tuple[int, int, str]]) -> list:
     starts at the next token. (Plain bisect: a doc has a dozen spans, too few for numpy to pay.)"""
     if not items or len(doc) == 0:
         return [None] * len(items)
-    bounds = doc.user_data.get("msp_token_lists")
-    if bounds is None:
-        starts, ends = token_bounds(doc)
-        bounds = doc.user_data["msp_token_lists"] = (starts.tolist(), ends.tolist())
-    starts, ends = bounds
+    starts, ends = (a.tolist() for a in token_bounds(doc))
     n_chars = len(doc_text(doc))
     strings = doc.vocab.strings
     out = []
