@@ -314,7 +314,8 @@ def compare(train_path: str | Path, dev_path: str | Path, systems: Sequence[str]
 
     # the shipped architecture, trained by the same code as `msp-nlp train`
     t = time.perf_counter()
-    sm = train(tr_notes, dv_notes, seed=seed, version="comparison", analyzer=an)
+    # folds=0: this comparison tunes every system's thresholds on dev itself, so the out-of-fold fits would be unused
+    sm = train(tr_notes, dv_notes, seed=seed, version="comparison", analyzer=an, folds=0)
     sm_seconds = time.perf_counter() - t
     nm = note_max(sm.predict_proba(dv.texts, dv.rule_labels, dv.discounted), dv.note_index, n_dev)
     with _one_thread():
