@@ -769,12 +769,16 @@ def _prefixes(items: list, k: int = _K) -> set[str] | None:
 def _gate(items: list) -> tuple[str, ...] | None:
     """Strings one of which every match of a parsed pattern contains (None if unknown): taken from its leading
     look-behinds and its first consuming item, whichever has the longest shortest string."""
+
+    def lookbehind(op, av) -> bool:
+        return op is _C.ASSERT and av[0] == -1  # (?<=...)
+
     best: tuple[str, ...] | None = None
     for op, av in items:
-        cand = None
-        if op is _C.ASSERT and av[0] == -1:  # (?<=...)
+        consuming = False
+        if lookbehind(op, av):
             pre = _prefixes(list(av[1]))
-        elif op is _C.BRANCH and all(b and b[0][0] is _C.ASSERT and b[0][1][0] == -1 and len(b) == 1 for b in av[1]):
+        elif op is _C.BRANCH and all(len(b) == 1 and lookbehind(*b[0]) for b in av[1]):
             pre = set()
             for b in av[1]:
                 sub = _prefixes(list(b[0][1][1]))
@@ -782,15 +786,15 @@ def _gate(items: list) -> tuple[str, ...] | None:
         elif op in (_C.AT, _C.ASSERT, _C.ASSERT_NOT):
             continue
         else:
+            consuming = True  # the first consuming item ends the search
             pre = _prefixes([(op, av)], 1) if op in (_C.LITERAL, _C.IN) else None
-            op = None  # the first consuming item ends the search
-        if pre is not None:
-            pre = {x for x in pre if not x.endswith(_CUT)} if all(not x.endswith(_CUT) for x in pre) else None
+        if pre is not None and any(x.endswith(_CUT) for x in pre):
+            pre = None
         if pre and "" not in pre:
             cand = tuple(sorted(pre))
             if best is None or min(map(len, cand)) > min(map(len, best)):
                 best = cand
-        if op is None:
+        if consuming:
             break
     return best
 
