@@ -631,16 +631,18 @@ def suggest(records: Iterable, model, analyzer=None, *, level: str = "sentence",
 
     for chunk in batches(iter(records)):
         recs = [_note_record(r) for r in chunk]
-        docs = list(an.nlp.pipe((an.make_doc(r["text"], r.get("adult_name")) for r in recs), batch_size=batch_size))
+        docs = list(an.nlp.pipe((an.make_doc(r["text"], r.get("adult_name"), r.get("note_type")) for r in recs),
+                                batch_size=batch_size))
         views = [sentence_views(d) for d in docs]
-        texts, counted, disc = [], [], []
-        for d, v in zip(docs, views):
+        texts, counted, disc, types = [], [], [], []
+        for d, v, r in zip(docs, views, recs):
             t = doc_text(d)
             for s0, s1, c, dd in v:
                 texts.append(t[s0:s1])
                 counted.append(c)
                 disc.append(dd)
-        proba = np.asarray(model.predict_proba(texts, counted, disc), dtype=np.float64)
+                types.append(r.get("note_type") or "")
+        proba = np.asarray(model.predict_proba(texts, counted, disc, types), dtype=np.float64)
         row = 0
         for rec, v in zip(recs, views):
             note_i = n_notes

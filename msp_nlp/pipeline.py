@@ -28,7 +28,7 @@ from . import rules as R
 from . import segment as _segment  # noqa: F401  (registers msp_sentences)
 from . import spec as S
 
-for _name in ("msp_adult_name", "msp_cues"):
+for _name in ("msp_adult_name", "msp_note_type", "msp_cues"):
     _segment.user_data_extension(_name)
 
 
@@ -273,15 +273,17 @@ class ModelComponent:
         from .model import sentence_views
         if self.model is None:
             return docs
-        texts, counted, disc, where = [], [], [], []  # where: (doc index, sentence index, start, end) per row
+        texts, counted, disc, types, where = [], [], [], [], []  # where: (doc, sentence index, start, end) per row
         for d, doc in enumerate(docs):
             text = _segment.doc_text(doc)
+            note_type = doc.user_data.get("msp_note_type") or ""
             for seg_i, (s0, s1, c, dd) in enumerate(sentence_views(doc)):
                 texts.append(text[s0:s1])
                 counted.append(c)
                 disc.append(dd)
+                types.append(note_type)
                 where.append((d, seg_i, s0, s1))
-        proba = self.model.predict_proba(texts, counted, disc)
+        proba = self.model.predict_proba(texts, counted, disc, types)
         labels = self.model.labels
         # Every (sentence, label) at or above its threshold at once, in row-major order: per doc, sentences in order
         # and labels in model order (as a loop over the rows would give them).
@@ -373,20 +375,23 @@ class Analyzer:
         self.model = self.nlp.get_pipe("msp_model").model if "msp_model" in self.nlp.pipe_names else None
         self.model_version = self.model.version if self.model is not None else "rules-only"
 
-    def make_doc(self, text: str, adult_name: str | None = None) -> Doc:
+    def make_doc(self, text: str, adult_name: str | None = None, note_type: str | None = None) -> Doc:
+        """A tokenised doc with what the components read beside the text: the adult's name (whose views count)
+        and the note type (a feature of the trained model)."""
         doc = self.nlp.make_doc(text)
         doc.user_data["msp_text"] = text  # the tokenizer is non-destructive: doc.text == text
         doc.user_data["msp_adult_name"] = adult_name
+        doc.user_data["msp_note_type"] = note_type
         return doc
 
     def analyse(self, text: str, note_type: str | None = None, adult_name: str | None = None) -> NoteAnalysis:
-        doc = self.nlp(self.make_doc(text, adult_name))
+        doc = self.nlp(self.make_doc(text, adult_name, note_type))
         return to_analysis(doc, note_type, self.context)
 
     def analyse_many(self, items: Iterable[tuple[str, str | None, str | None]], batch_size: int = 256
                      ) -> Iterator[NoteAnalysis]:
         """``items`` are (text, note_type, adult_name); results in order."""
         buf = list(items)
-        docs = (self.make_doc(t, a) for t, _, a in buf)
+        docs = (self.make_doc(t, a, nt) for t, nt, a in buf)
         for (t, nt, _), doc in zip(buf, self.nlp.pipe(docs, batch_size=batch_size)):
             yield to_analysis(doc, nt, self.context)

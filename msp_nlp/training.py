@@ -74,7 +74,11 @@ def model_card(meta: dict, metrics: dict) -> str:
              "## What it is",
              "Per-label logistic regressions over word (1-2) and character (3-5) n-gram TF-IDF features of each sentence "
              "of a case note, plus the rule detector's view of the sentence (which rule cues counted and which were "
-             "discounted as negated, hypothetical, someone else's ...). One model per evidence label and trigger of the "
+             "discounted as negated, hypothetical, someone else's ...)"
+             + (", plus the words of the note's type (\"Review\", \"S42 visit\": the same for every sentence of the "
+                "note; a note without a type gets none of them, so give the note-type column when you have one)"
+                if meta.get("hyperparameters", {}).get("note_type_weight") else "")
+             + ". One model per evidence label and trigger of the "
              f"MSP evidence specification ({S.SPEC_VERSION}); a per-label threshold turns probabilities into findings "
              f"({meta.get('threshold_rule', '')}). Flags are then raised by the spec's rules.",
              "",
@@ -128,6 +132,9 @@ def model_card(meta: dict, metrics: dict) -> str:
               "sample before relying on it, and retrain with `msp-nlp train` on local annotations.",
               "- Sentence level only: it cannot see that a later sentence negates an earlier one, and who \"she\" is "
               "is resolved by rules, not by the model.",
+              "- The note-type words are those of this corpus's notes (\"S42 visit\", \"Review\", \"Closure\" ...). A "
+              "recording system with other names for its note types gets less from them: map the local types onto "
+              "similar words with the note-type column, or retrain on local annotations.",
               "- Rare labels (`refusal_explored`, `less_restrictive`, `outcome_reviewed`) have few examples; their "
               "scores are the least stable.",
               "- Inter-annotator agreement (kappa per label, `data/README.md`) bounds what any model can reach.", ""]

@@ -107,6 +107,33 @@ def test_model_component_writes_spans(small_model):
     assert len(doc.spans["msp_evidence"]) == len(doc.spans["msp_evidence"].attrs["scores"])
 
 
+def test_note_types_reach_the_model(small_model, monkeypatch):
+    """Every entry point hands each note's type to the model, one per sentence: the batch (``analyse_many``), a
+    single note (the service's ``analyse``), and ``suggest``."""
+    from msp_nlp.annotation_formats import suggest
+    _, d = small_model
+    an = Analyzer(model=d)
+    seen = []
+    real = an.model.predict_proba
+
+    def spy(texts, counted, disc, note_types=None):
+        seen.append((len(texts), list(note_types)))
+        return real(texts, counted, disc, note_types)
+
+    monkeypatch.setattr(an.model, "predict_proba", spy)
+    notes = [("Seen alone. She wants to stay.", "S42 Visit", None), ("Outcomes met. Case closed.", None, None)]
+    list(an.analyse_many(notes))
+    assert seen[-1] == (4, ["S42 Visit", "S42 Visit", "", ""])
+    an.analyse("Case reviewed with her.", "Review")
+    assert seen[-1] == (1, ["Review"])
+    suggest([{"note_id": "1", "text": "Seen alone.", "note_type": "Triage"}], an.model, an)
+    assert seen[-1] == (1, ["Triage"])
+    # and the type changes the scores (the shipped model has learnt the words of the corpus's note types)
+    shipped = SentenceModel.load(SHIPPED)
+    sents, rl, dd = ["Outcomes met, she is happy with how things went."], [set()], [set()]
+    assert np.abs(shipped.predict_proba(sents, rl, dd, ["Closure"]) - shipped.predict_proba(sents, rl, dd)).max() > 0.01
+
+
 def test_best_threshold_hand_computed():
     y = np.array([1, 1, 0, 0])
     p = np.array([0.9, 0.6, 0.55, 0.1])
@@ -163,20 +190,27 @@ FAST_PATH_SENTENCES = [
 FAST_PATH_RULES = [({S.ADULT_VIEWS}, set()), (set(), set()), ({S.ADULT_VIEWS}, {S.COERCION_EXPLORED}),
                    (set(), set()), (set(), {S.ADULT_VIEWS}), ({S.ADULT_VIEWS, S.COERCION_EXPLORED}, set()),
                    (set(), set())]
+# each sentence's note type: repeated, missing (None and ""), unseen words, one seen only in part
+FAST_PATH_TYPES = ["S42 Visit", None, "Review", "S42 visit", "", "Closure summary", "Quarterly xyzzy review"]
 
 
-def _reference_decision(m: SentenceModel, sentences, rule_labels, discounted) -> np.ndarray:
+def _reference_decision(m: SentenceModel, sentences, rule_labels, discounted, note_types=None) -> np.ndarray:
     """sklearn's own vectorisers (float64) and LogisticRegression.decision_function with the model's weights."""
     from scipy import sparse
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from msp_nlp.model import CHAR_PARAMS, WORD_PARAMS, rule_features
+    from msp_nlp.model import CHAR_PARAMS, TYPE_PARAMS, WORD_PARAMS, rule_features
     w = TfidfVectorizer(**WORD_PARAMS, vocabulary=m.word_vocab, dtype=np.float64)
     c = TfidfVectorizer(**CHAR_PARAMS, vocabulary=m.char_vocab, dtype=np.float64)
     w.idf_, c.idf_ = m.word_idf.astype(np.float64), m.char_idf.astype(np.float64)
-    X = sparse.hstack([w.transform(sentences), c.transform(sentences),
-                       rule_features(rule_labels, discounted).astype(np.float64) * m.rule_weight], format="csr")
+    blocks = [w.transform(sentences), c.transform(sentences),
+              rule_features(rule_labels, discounted).astype(np.float64) * m.rule_weight]
+    if m.type_vocab:
+        t = TfidfVectorizer(**TYPE_PARAMS, vocabulary=m.type_vocab, dtype=np.float64)
+        t.idf_ = m.type_idf.astype(np.float64)
+        blocks.append(t.transform([x or "" for x in note_types or [""] * len(sentences)]) * m.type_weight)
+    X = sparse.hstack(blocks, format="csr")
     clf = LogisticRegression()
     clf.coef_, clf.intercept_ = m.coef.astype(np.float64), m.intercept.astype(np.float64)
     clf.classes_ = np.arange(len(m.labels))
@@ -186,21 +220,43 @@ def _reference_decision(m: SentenceModel, sentences, rule_labels, discounted) ->
 @pytest.mark.parametrize("which", ["small", "shipped"])
 def test_fast_path_equals_sklearn_reference(small_model, which):
     m = small_model[0] if which == "small" else SentenceModel.load(SHIPPED)
+    assert m.type_vocab, "the model has a note-type block"
     rl, dd = [r for r, _ in FAST_PATH_RULES], [d for _, d in FAST_PATH_RULES]
-    ref = _reference_decision(m, FAST_PATH_SENTENCES, rl, dd)
+    tt = FAST_PATH_TYPES
+    ref = _reference_decision(m, FAST_PATH_SENTENCES, rl, dd, tt)
     for _ in range(2):  # the second time from the per-word cache
-        z = m._decision(FAST_PATH_SENTENCES, rl, dd)
+        z = m._decision(FAST_PATH_SENTENCES, rl, dd, tt)
         assert z.shape == (len(FAST_PATH_SENTENCES), len(S.ALL_LABELS))
         assert np.abs(z - ref).max() < 1e-9
-        p = m.predict_proba(FAST_PATH_SENTENCES, rl, dd)
+        p = m.predict_proba(FAST_PATH_SENTENCES, rl, dd, tt)
         assert np.abs(p - 1.0 / (1.0 + np.exp(-ref))).max() < 1e-9
     # one sentence at a time (the service) or all at once (the batch) give the same rows
     for i, s in enumerate(FAST_PATH_SENTENCES):
-        assert np.abs(m.predict_proba([s], [rl[i]], [dd[i]])[0] - p[i]).max() < 1e-12
+        assert np.abs(m.predict_proba([s], [rl[i]], [dd[i]], [tt[i]])[0] - p[i]).max() < 1e-12
+    # the note type matters, and no note type is the same as empty ones
+    assert np.abs(ref - _reference_decision(m, FAST_PATH_SENTENCES, rl, dd)).max() > 1e-3
+    assert np.array_equal(m.predict_proba(FAST_PATH_SENTENCES, rl, dd),
+                          m.predict_proba(FAST_PATH_SENTENCES, rl, dd, [""] * len(tt)))
     # and the sparse feature matrix (float32, kept for analysis) agrees to float32 precision
-    old = m.features(FAST_PATH_SENTENCES, rl, dd) @ m.coef.T + m.intercept
+    old = m.features(FAST_PATH_SENTENCES, rl, dd, tt) @ m.coef.T + m.intercept
     assert np.abs(old - ref).max() < 1e-4
     assert m.predict_proba([], [], []).shape == (0, len(S.ALL_LABELS))
+    # a missing value from a pandas column (NaN) is no note type
+    nan_types = [float("nan") if t is None else t for t in tt]
+    assert np.array_equal(m.predict_proba(FAST_PATH_SENTENCES, rl, dd, nan_types), p)
+    with pytest.raises(ValueError, match="one per sentence"):
+        m.predict_proba(FAST_PATH_SENTENCES, rl, dd, tt[:2])
+
+
+def test_reads_a_format_1_model_without_note_types():
+    """Models of format /1 (v1-v3, before the note-type block) still load and predict, ignoring note types."""
+    old = SentenceModel.load(ROOT / "models" / "v3")
+    assert old.meta["format"] == "msp-nlp-sentence-model/1" and not old.type_vocab
+    rl, dd = [r for r, _ in FAST_PATH_RULES], [d for _, d in FAST_PATH_RULES]
+    p = old.predict_proba(FAST_PATH_SENTENCES, rl, dd, FAST_PATH_TYPES)
+    assert np.array_equal(p, old.predict_proba(FAST_PATH_SENTENCES, rl, dd))
+    assert np.abs(old._decision(FAST_PATH_SENTENCES, rl, dd) - _reference_decision(old, FAST_PATH_SENTENCES, rl, dd)
+                  ).max() < 1e-9
 
 
 def test_fast_path_follows_a_replaced_coef(small_model):
