@@ -127,7 +127,7 @@ def model_card(meta: dict, metrics: dict) -> str:
             lines.append(f"| `{k}` | {_f(m['rules']['case_flag_f1'][k])} | {_f(m['rules+model']['case_flag_f1'][k])} |")
         lines.append("")
     lines += ["## Limitations",
-              "- Trained on about a thousand synthetic notes written by a handful of writers: real recording-system text "
+              f"- Trained on {meta.get('train_notes')} synthetic notes written by a handful of writers: real recording-system text "
               "will differ (templates, copy-paste, abbreviations of a given team). Validate on a local annotated "
               "sample before relying on it, and retrain with `msp-nlp train` on local annotations.",
               "- Sentence level only: it cannot see that a later sentence negates an earlier one, and who \"she\" is "
