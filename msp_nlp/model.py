@@ -432,13 +432,16 @@ def _fit(ss: SentenceSet, *, C: float, min_df: int, rule_weight: float, seed: in
     w, c = _vectorizers(min_df=min_df)
     Xw, Xc = w.fit_transform(ss.texts), c.fit_transform(ss.texts)
     blocks = [Xw, Xc, rule_features(ss.rule_labels, ss.discounted) * rule_weight]
-    t = TfidfVectorizer(**TYPE_PARAMS, min_df=min_df, dtype=np.float32)
-    try:
-        blocks.append(t.fit_transform(_types(ss.note_types or None, len(ss.texts))) * type_weight)
-    except ValueError:  # no note type has a word seen min_df times (or none has a type): no note-type block
-        type_weight, t.vocabulary_, t.idf_ = 0.0, {}, np.zeros(0, np.float32)
-    if not type_weight:
-        blocks = blocks[:3]
+    type_vocab, type_idf = {}, np.zeros(0, np.float32)
+    if type_weight:
+        t = TfidfVectorizer(**TYPE_PARAMS, min_df=min_df, dtype=np.float32)
+        try:
+            Xt = t.fit_transform(_types(ss.note_types or None, len(ss.texts)))
+        except ValueError:  # no note-type word seen min_df times (or no note has a type): no note-type block
+            type_weight = 0.0
+        else:
+            blocks.append(Xt * type_weight)
+            type_vocab, type_idf = dict(t.vocabulary_), t.idf_.astype(np.float32)
     X = sparse.hstack(blocks, format="csr")
     coef = np.zeros((len(S.ALL_LABELS), X.shape[1]), dtype=np.float32)
     intercept = np.zeros(len(S.ALL_LABELS), dtype=np.float32)
@@ -447,8 +450,7 @@ def _fit(ss: SentenceSet, *, C: float, min_df: int, rule_weight: float, seed: in
         _fit_all(X, ss.gold, coef, intercept, C, seed)
     model = SentenceModel(list(S.ALL_LABELS), w.vocabulary_, c.vocabulary_, w.idf_.astype(np.float32),
                           c.idf_.astype(np.float32), coef, intercept, np.full(len(S.ALL_LABELS), 0.5, np.float32),
-                          rule_weight, {"version": version}, dict(t.vocabulary_) if type_weight else {},
-                          np.asarray(t.idf_, np.float32) if type_weight else np.zeros(0, np.float32), type_weight)
+                          rule_weight, {"version": version}, type_vocab, type_idf, type_weight)
     model.coef = model.coef.astype(np.float16).astype(np.float32)
     return model
 

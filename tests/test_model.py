@@ -248,6 +248,23 @@ def test_fast_path_equals_sklearn_reference(small_model, which):
         m.predict_proba(FAST_PATH_SENTENCES, rl, dd, tt[:2])
 
 
+def test_trains_without_note_types(tmp_path):
+    """A corpus whose notes have no note type (or type_weight=0) trains a model without the note-type block, which
+    saves, loads and predicts like any other."""
+    import dataclasses
+    notes = [dataclasses.replace(n, note_type=None) for n in load(ROOT / "data" / "annotated" / "train.jsonl")[:40]]
+    m = train(notes[:30], notes[30:], version="untyped", C=4.0, folds=0)
+    assert not m.type_vocab and m.type_weight == 0.0 and m.meta["hyperparameters"]["note_type_weight"] == 0.0
+    m.save(tmp_path)
+    loaded = SentenceModel.load(tmp_path)
+    assert not loaded.type_vocab
+    rl, dd = [r for r, _ in FAST_PATH_RULES], [d for _, d in FAST_PATH_RULES]
+    assert np.allclose(loaded.predict_proba(FAST_PATH_SENTENCES, rl, dd, FAST_PATH_TYPES),
+                       m.predict_proba(FAST_PATH_SENTENCES, rl, dd), atol=1e-5)
+    typed = load(ROOT / "data" / "annotated" / "train.jsonl")[:40]
+    assert not train(typed[:30], typed[30:], version="off", C=4.0, folds=0, type_weight=0.0).type_vocab
+
+
 def test_reads_a_format_1_model_without_note_types():
     """Models of format /1 (v1-v3, before the note-type block) still load and predict, ignoring note types."""
     old = SentenceModel.load(ROOT / "models" / "v3")
