@@ -119,12 +119,15 @@ def _dumps(obj) -> str:
 def summary_json(analysis: NoteAnalysis) -> str:
     """A text-free summary of a note's findings (labels, offsets, scores, discounted reasons, closing), for stores
     that must never hold note text: the batch's case-level temp table and the service's case store."""
-    return _dumps({
+    d = {
         "e": [[f.label, f.start, f.end, f.score] for f in analysis.evidence],
         "t": [[f.label, f.start, f.end, f.score] for f in analysis.triggers],
         "d": [[d["label"], d["reason"]] for d in analysis.discounted],
         "c": analysis.closing,
-    })
+    }
+    if analysis.case_findings is not None:
+        d["k"] = [[f.label, f.start, f.end, f.score] for f in analysis.case_findings]
+    return _dumps(d)
 
 
 def analysis_from_summary(s: str) -> NoteAnalysis:
@@ -134,7 +137,8 @@ def analysis_from_summary(s: str) -> NoteAnalysis:
     def mk(x):
         return Finding(x[0], x[1], x[2], "", x[3], x[1], x[2])
     return NoteAnalysis([mk(x) for x in d["e"]], [mk(x) for x in d["t"]],
-                        [{"label": a, "reason": b} for a, b in d["d"]], d["c"])
+                        [{"label": a, "reason": b} for a, b in d["d"]], d["c"],
+                        [mk(x) for x in d["k"]] if "k" in d else None)
 
 
 def _bits(labels: set[str], flags: set[str]) -> list[int]:

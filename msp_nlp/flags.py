@@ -41,6 +41,18 @@ def _discounted_note(flag: S.Flag, notes: list[NoteFindings]) -> str:
     return f" {n} mention(s) of {flag.missing} were not counted ({', '.join(reasons)})."
 
 
+def _weak_note(flag: S.Flag, notes: list[NoteFindings]) -> str:
+    """Says so when a note found the missing label but too weakly to count for the whole case."""
+    weak = [(f.score, nf.note_id) for nf in notes if nf.analysis.case_findings is not None
+            for f in nf.analysis.evidence if f.label == flag.missing]
+    if not weak:
+        return ""
+    score, note_id = max(weak)
+    n = len({nid for _, nid in weak})
+    return (f" {flag.missing} was found in {n} note(s), but none reaches the model's case-level confidence "
+            f"(best {score:.2f}, note {note_id}): check it by hand.")
+
+
 def note_flags(analysis: NoteAnalysis) -> list[dict]:
     """Flags of one note alone (the inline view)."""
     present = _present(analysis)
@@ -74,7 +86,8 @@ def case_result(case_id: str, notes: list[NoteFindings]) -> CaseResult:
     where: dict[str, list[str]] = {}
     spans: dict[str, list[dict]] = {}
     for nf in notes:
-        for f in nf.analysis.evidence + nf.analysis.triggers:
+        a = nf.analysis
+        for f in a.case_findings if a.case_findings is not None else a.evidence + a.triggers:
             present.add(f.label)
             ids = where.setdefault(f.label, [])
             if nf.note_id not in ids:
@@ -94,7 +107,8 @@ def case_result(case_id: str, notes: list[NoteFindings]) -> CaseResult:
                     trig_notes.append(nid)
             trig_spans.extend(spans.get(t, []))
         flags.append({"code": flag.code,
-                      "reason": flag.reason + _why_applies(flag, present) + _discounted_note(flag, notes),
+                      "reason": flag.reason + _why_applies(flag, present) + _discounted_note(flag, notes)
+                      + _weak_note(flag, notes),
                       "evidence_note_ids": trig_notes, "triggers": trig_spans})
     return CaseResult(
         case_id=case_id,

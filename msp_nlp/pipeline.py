@@ -67,9 +67,18 @@ class NoteAnalysis:
     triggers: list[Finding] = field(default_factory=list)
     discounted: list[dict] = field(default_factory=list)
     closing: bool = False
+    #: what the note contributes to its case: per label its best sentence, when that reaches the model's case-level
+    #: threshold (:func:`msp_nlp.model.case_thresholds`); None: the note's findings themselves (rules only)
+    case_findings: list[Finding] | None = None
 
     def labels(self) -> set[str]:
         return {f.label for f in self.evidence} | {f.label for f in self.triggers}
+
+    def case_labels(self) -> set[str]:
+        """The labels this note gives its case (see ``case_findings``)."""
+        if self.case_findings is None:
+            return self.labels()
+        return {f.label for f in self.case_findings}
 
 
 def _seg_index(segs, pos: int) -> int:
@@ -298,6 +307,22 @@ class ModelComponent:
             found[d][0 if label in _EVIDENCE else 1].append(f)
         for doc, (ev, tr) in zip(docs, found):
             _set_findings(doc, ev, tr)
+        # What each note gives its case: per label the best sentence, if it reaches the case-level threshold.
+        case_th = self.model.case_threshold_array()
+        bounds = np.searchsorted(np.fromiter((w[0] for w in where), dtype=np.intp, count=len(where)),
+                                 np.arange(len(docs) + 1))
+        for d, doc in enumerate(docs):
+            lo, hi = int(bounds[d]), int(bounds[d + 1])
+            case_found: list[Finding] = []
+            if hi > lo:
+                top = lo + np.argmax(proba[lo:hi], axis=0)
+                for j in np.nonzero(proba[top, np.arange(len(labels))] >= case_th)[0].tolist():
+                    r = int(top[j])
+                    _, seg_i, s0, s1 = where[r]
+                    cue = best[d].get((labels[j], seg_i))
+                    case_found.append(Finding(labels[j], s0, s1, texts[r], float(proba[r, j]),
+                                              cue.start if cue else s0, cue.end if cue else s1))
+            doc.user_data["msp_case_findings"] = case_found
         return docs
 
 
@@ -359,7 +384,7 @@ def to_analysis(doc: Doc, note_type: str | None = None, context: "ContextCompone
         seen.add(key)
         disc.append({"label": cue.label, "start": seg.start, "end": seg.end, "text": text[seg.start:seg.end],
                      "reason": cue.reason})
-    return NoteAnalysis(ev, tr, disc, is_closing(note_type, text))
+    return NoteAnalysis(ev, tr, disc, is_closing(note_type, text), doc.user_data.get("msp_case_findings"))
 
 
 class Analyzer:

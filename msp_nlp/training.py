@@ -81,7 +81,19 @@ def model_card(meta: dict, metrics: dict) -> str:
              + ". One model per evidence label and trigger of the "
              f"MSP evidence specification ({S.SPEC_VERSION}); a per-label threshold turns probabilities into findings "
              f"({meta.get('threshold_rule', '')}). Flags are then raised by the spec's rules.",
-             "",
+             ""]
+    if meta.get("case_thresholds"):
+        lines += ["A case has a label when one of its notes' best sentence reaches the label's **case threshold** "
+                  f"({meta.get('case_threshold_rule', '')}). A case is as many chances for a false finding as it "
+                  "has notes, so a label found weakly in one note of five would otherwise hide a case flag such as "
+                  "`views_missing`; such a flag then says which note had the weak finding, to check by hand. Note "
+                  "flags and per-note findings use the note thresholds.", "",
+                  "| label | note threshold | case threshold |", "|---|---:|---:|"]
+        lines += [f"| `{k}` | {meta['thresholds'][k]:.3f} | {meta['case_thresholds'][k]:.3f} |"
+                  for k in S.ALL_LABELS]
+        lines.append("")
+    lines += [
+
              "Stored as `model.json` + `weights.npz` (numbers only, loaded with `allow_pickle=False`): no pickle, no "
              "code runs on load; loading refuses other formats, unexpected array types and other label sets.",
              "",
