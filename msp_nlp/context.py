@@ -28,8 +28,10 @@ from . import spec as S
 
 # Which labels each modifier can discount.
 PERSON_CENTRED = frozenset({S.ADULT_VIEWS, S.DESIRED_OUTCOME, S.CONSENT})
-#: Pattern names whose cue is itself a future follow-up (the brief counts "agreed to visit again next week").
-FUTURE_OK = frozenset({(S.REFUSAL_EXPLORED, "followup")})
+#: Pattern names whose cue is itself a future follow-up (the brief counts "agreed to visit again next week"), or
+#: whose planned form still asserts the trigger (a planned police step: the offence is alleged now, §6 round 4).
+FUTURE_OK = frozenset({(S.REFUSAL_EXPLORED, "followup"), (S.CRIME_ALLEGED, "process"),
+                       (S.CRIME_ALLEGED, "process_lb")})
 #: Cues that name whose consent it is ("GP informed with her consent"): the nearest person before them is the one
 #: informed or referred, not the one consenting, so the experiencer check does not apply.
 OWN_CONSENT = frozenset({(S.CONSENT, "with_consent")})
@@ -102,9 +104,20 @@ _FORM_NEG = re.compile(r"\s*(?:-|:|\u2013)\s*(?:not (?:\w+ )?(?:assessed|known|d
 # "doesn't want him arrested", "risk of being arrested himself": a wish or risk about police action, not police action.
 _WANTED_ACTION = re.compile(r"^(?:arrest|charg|prosecut)")
 _WANT_BEFORE = re.compile(r"\b(?:wants?|wanted|wish(?:es|ed)?|like|of being|be|get|getting)\s+(?:[\w']+\s+){0,2}$")
-_POLICE_LABELS = frozenset({S.PARTNER_REFERRAL, S.CRIME_ALLEGED})
+_POLICE_LABELS = frozenset({S.PARTNER_REFERRAL, S.CRIME_ALLEGED, S.THIRD_PARTY_HARM})
 _TRIED = re.compile(r"\b(?:tried|attempted|attempts?|trying) to\b")
 _BUT = re.compile(r"\b(?:but|however)\b")
+_SUPPORT = frozenset({S.ADVOCACY, S.COMMUNICATION_NEED})
+# "could not understand, even with pictures" / "despite simple words": the support was used, whatever the outcome.
+_DESPITE = re.compile(r"\b(?:despite|even (?:with|in|using|when))\b")
+# "Interpreter not needed": no need. "Considered IMCA - not required as her son is an appropriate person": advocacy
+# considered and judged not needed, with a reason (§4.6), so not negated.
+_NOT_NEEDED = re.compile(r"^\W{0,3}(?:is |was |were )?(?:not|n't) (?:needed|required|necessary|appropriate)\b")
+_REASON = re.compile(r"\s*(?:(?:\w+ ){0,3}?(?:as|because|since|given|per)\b|[-\u2013,;:(])")
+# "Interpreter needed (Punjabi)", "must be seen with a Vietnamese interpreter", "interpreter requested": words of
+# need assert the communication need, they do not make it hypothetical (§5.7).
+_NEED = re.compile(r"\b" + R.alternation(r"would need|needs? to be|needs? to|needs?|needed|must|is required|"
+                                          r"are required|required|requested") + r"\b")
 
 
 def _blank_quotes(s: str) -> str:
@@ -218,6 +231,18 @@ def classify(label: str, pattern_name: str, rs: int, re_: int, sent: Sentence, h
     cs = sent.clause_start(rs)
     after = _clause_after(text, re_)
     before = text[cs:rs]
+    if label in _SUPPORT:
+        last = None
+        for last in _DESPITE.finditer(before):
+            pass
+        if last is not None:
+            before = before[last.end():]
+        m = _NOT_NEEDED.match(after)
+        if m and not _NEG_PRE.search(before):
+            if label != S.ADVOCACY:
+                return "negated"
+            if _REASON.match(text, re_ + m.end()):
+                return None
     if _NEG_PRE.search(before) or _NEG_POST.search(after):
         return "negated"
     if label in _POLICE_LABELS and _WANTED_ACTION.match(text[rs:re_]) and _WANT_BEFORE.search(before):
@@ -232,7 +257,10 @@ def classify(label: str, pattern_name: str, rs: int, re_: int, sent: Sentence, h
         return "negated"
     if (label, pattern_name) not in FUTURE_OK:
         if _HYPO_PRE.search(before) or _HYPO_POST.search(after):
-            return "hypothetical"
+            if label != S.COMMUNICATION_NEED:
+                return "hypothetical"
+            if _HYPO_PRE.search(_NEED.sub(" ", before)) or _HYPO_POST.search(_NEED.sub(" ", after)):
+                return "hypothetical"
         if heading and R.PLAN_HEADING_RE.match(heading) and not sent.is_done():
             return "hypothetical"
         if sent.conditional:

@@ -68,6 +68,59 @@ def alternation(src: str) -> str:
     return "(?:" + "|".join(parts) + ")"
 
 
+#: Languages named in notes ("speaks Urdu", "explained in Polish").
+LANGS = alternation(r"urdu|punjabi|polish|romanian|arabic|bengali|sylheti|gujarati|somali|tigrinya|farsi|kurdish|sorani|"
+                    r"mandarin|cantonese|portuguese|lithuanian|turkish|tamil|pashto|dari|albanian|vietnamese|ukrainian|"
+                    r"russian|spanish|italian|hindi|german|tagalog")
+#: A communication aid used in the exchange ("with his board", "her communication book", "PECS", "E-tran").
+AIDS = (r"(?:communication|letter|alphabet|picture|word|feelings|e-?tran|eye[- ]gaze|symbol) "
+        r"(?:board|book|cards?|chart)|photo book|yes/no cards?|e-?tran|pecs|makaton|talking mats?|deafblind manual")
+#: ... or named by what it is used with ("with his board", "using the mat"). Patterns that start with look-behinds are
+#: kept apart from the word lists: the dispatcher tries them only where their word is, and ``re`` can skip the
+#: alternatives of a list by their first character, but not alternatives that start with a look-behind.
+AID_USED = (r"(?:(?<=with )|(?<=using )|(?<=via )|(?<=through )|(?<=with the )|(?<=with his )|(?<=with her )|"
+            r"(?<=using the )|(?<=using his )|(?<=using her )|(?<=through the )|(?<=via the )|(?<=via his )|"
+            r"(?<=via her ))(?:board|mats?|book|cards)\b")
+
+#: A paid carer or staff member suspended, dismissed or taken off the rota (§5.1, §5.6, §6): the sentence says who is
+#: implicated, as an arrest asserts an offence.
+REMOVED = (r"\b(?:suspended(?<!lpa suspended)(?<!package was suspended)(?<!package suspended)(?! sentence)|dismissed|gross misconduct|"
+           r"final written warning|removed from (?:the |his |her |their |all |clinical |night |[a-z]+'s )?(?:rota|shifts?|"
+           r"floor|duty|duties|calls|support|placements?|ward|unit|scheme|befriending scheme|lone working)|"
+           r"(?:taken|moved|removed) (?:\w+ ){0,2}?off (?:the |our |his |her |[a-z]+'s )?rota|"
+           r"(?:moved|transferred) to (?:another|a different) (?:ward|unit|area|scheme|service|floor|role)|"
+           r"sent (?:home|off (?:the )?ward)(?: immediately)? (?:pending|and)|stood down|not to work with|"
+           r"not on (?:the )?rota|(?:no longer|not) working (?:with|on)|employment (?:ended|terminated)|"
+           r"(?:dbs|nmc|hcpc) (?:barring )?referral|barred)\b")
+REMOVED_LB = (r"(?:(?<=asked )not to (?:work|return)|(?<=will )not (?:be booked|work here|be working)|"
+              r"(?:(?<=referred to )|(?<=referred to the )|(?<=referred him to )|(?<=referred her to )|"
+              r"(?<=referred him to the )|(?<=referred her to the ))(?:dbs|nmc))\b")
+
+#: Conduct by a known person that could be an offence, as notes describe it rather than name it (§5.1, §5.4): money
+#: or cards taken or used, touching, threats, rough handling, documents or wages withheld, repeated gaps in care.
+CONDUCT = (r"\b(?:(?:borrow\w*|taking|takes|took|taken|has had|uses|used|using|spent|spending|collects|kept|keeps|"
+           r"holds)\b(?: \w+){0,2}? (?:her|his|their|mum's|dad's|[a-z]+'s) (?:bank |debit |dp |pension |post office )?"
+           r"(?:cards?|pension|money|wallet|purse|savings|benefits?|pip|esa|uc|wages|allowance)|"
+           r"touch(?:ed|es|ing)? (?:her|him|me|my)|hand (?:under|inside|up|on) (?:her|his|my)|"
+           r"pulled up(?:(?<=top pulled up)|(?<=nightdress pulled up)|(?<=nightie pulled up))|"
+           r"pull(?:ed|ing|s)? (?:her|him|them|\w+) (?:up|back|out|by|along|across|off)|"
+           r"by (?:her|his|their) (?:arms|wrists?|hair)|"
+           r"(?:grab|grip|yank)\w* (?:her|his|my) (?:arm|wrist|hair)s?|threw (?:\w+ ){0,3}at (?:her|him|me)|"
+           r"not been paid|never (?:been )?paid|no wages|wages (?:go|went|withheld|kept)|owes? (?:\w+ )?£|"
+           r"passport (?:was |is )?(?:taken|held|kept)|"
+           r"(?:holds?|has|kept|keeps|took|taken) (?:his|her|my) (?:passport|id|papers|documents)|"
+           r"(?:repositioning|turning|fluid|food|turn|call) (?:charts?|logs?|records?)[^.;\n]{0,40}?\b(?:blank|gaps?|"
+           r"missing|no entries))\b")
+MISSED_CALLS = (r"(?:(?<=\d )|(?<=repeated )|(?<=several ))(?:missed|late)(?: or (?:very )?(?:late|missed))? "
+                r"(?:calls|visits)\b")
+CONDUCT_LB = r"(?:(?<='d )|(?<='ll ))(?:kill|cut|hurt|smash|burn|knock)\b|" + MISSED_CALLS
+
+#: The content of a heading that names the interpreter used ("Through the interpreter: she said ...", "DASH completed
+#: via interpreter: medium"): the heading's own words are skipped, so the cue is the content's start. (The short
+#: look-behind is the pattern's gate: only notes that contain "eter:" are scanned.)
+AID_HEADING = r"(?<=eter: )(?<!peter: )(?!required|needed|not |no |n/a|none|yes|tbc)[a-z0-9'\"\u201c]"
+
+
 @dataclass(frozen=True)
 class Pattern:
     label: str
@@ -212,9 +265,37 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
         ("advocate", 0.9,
          r"\b(?:advocacy|advocate|imca|ima|care act advocate|independent advocate|relevant person'?s? "
          r"representative|rpr|(?:acted|acting|act) (?:as|for) (?:her|his|their)? ?representative|appropriate person|"
-         r"representative|interpreter|interpreting|language line|languageline|bsl|signer|makaton|picture cards|"
-         r"easy read|communication (?:aids?|support|board|passport|tool)|talking mat|speech and language therap\w+|"
-         r"salt|lpa (?:for )?(?:health|h&w|welfare)|lasting power of attorney|deputy|deputyship)\b"),
+         r"representative|interpret(?:er|ing|s|ed)|translat(?:e|ed|ing|or)|language line|languageline|signer|makaton|"
+         r"picture cards|communication (?:aids?|support|board|passport|tool)|talking mat|speech and language therap\w+|"
+         # an LPA merely told of the concern is not representation (§4.6, §3.4)
+         r"salt|lpa (?:for )?(?:health|h&w|welfare)(?![^.;\n]{0,20}\b(?:informed|told|rung|rang|updated)\b)|"
+         r"lasting power of attorney|deputy(?! manager| head)|deputyship|intermediary)\b"),
+        # Communication support used in the exchange, whatever the need (§4.6, §6): an interpreter or relay, aids,
+        # easy-read and pictures, writing things down, extra time, a hearing loop.
+        ("support", 0.85,
+         r"\b(?:easy[- ]?read|large[- ]print|extra time|(?:gave|giving|given) (?:him|her|them) time|"
+         r"one question at a time|simple (?:words|language)|(?:wrote|write|writing) (?:\w+ ){0,2}?(?:down|key (?:words|"
+         r"points)|questions|notes)|key (?:words|points) (?:written|on)|written (?:questions|prompts?|key words|summary)|"
+         r"questions (?:sent )?(?:in advance|in writing|beforehand)|notepad|note pad|whiteboard|"
+         r"(?:portable|hearing|induction) loop|loop system|(?:text|video) relay|relay uk|signvideo|via relay|"
+         r"google translate|translation app|screen reader|communicator)\b"),
+        # ("uses a communication book" describes how the adult communicates: communication_need, not support given)
+        ("aids", 0.85, r"\b(?<!uses )(?<!uses a )(?<!uses an )(?<!uses some )(?:" + AIDS + r")\b"),
+        ("support_lb", 0.85,
+         r"(?:(?<=with )|(?<=using )|(?<=used )|(?<=via )|(?<=with the )|(?<=with his )|(?<=with her )|(?<=with some )|"
+         r"(?<=using the )|(?<=using his )|(?<=using her )|(?<=used the )|(?<=used his )|(?<=used her )|(?<=used some ))"
+         r"(?:pictures|photos|symbols|objects of reference)\b|(?:(?<=on a )|(?<=on my )|(?<=on the )|(?<=on her )|"
+         r"(?<=on his ))pad\b|(?<=spoke )slowly\b|" + AID_USED),
+        # A representative acting or judged for the adult ("Julie consented on Dorothy's behalf", "as his attorney",
+        # "Pat is appropriate to represent her", "IMCA's view: ...").
+        ("represent_lb", 0.85,
+         r"(?:(?<='s )|(?<=her )|(?<=his )|(?<=their ))behalf\b|(?:(?<='s )|(?<=as her )|(?<=as his ))attorney\b"),
+        ("represent", 0.85,
+         r"\b(?:(?:not (?:an )?)?appropriate (?:person )?to represent (?:her|him|them)|"
+         r"represent(?:ed|s|ing) (?:her|him|them)|"
+         r"speak(?:s|ing)? for (?:her|him|them|mum|dad)|(?:imca|advocate)(?:'s)? (?:view|report|feedback)|"
+         r"attended (?:for|on behalf of) (?:her|him|them))\b"),
+        ("aid_heading", 0.85, AID_HEADING),
     ],
     S.RISK_DISCUSSED: [
         ("risk", 0.85,
@@ -273,6 +354,31 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"\b(?:invited to|attended the|attended (?:the |a )?(?:strategy|meeting|review|case conference)|"
          r"(?:was|were) present (?:at|for) the (?:meeting|strategy|review)|involved in (?:the )?(?:meeting|"
          r"decision|planning|plan)|copy of (?:the )?(?:plan|minutes|outcome)|leaflet (?:given|provided|left))\b"),
+        # Who to contact and how ("has my number and the duty number", "knows to ring", "she'll ring me") (§4.8, §6).
+        ("contact", 0.8,
+         r"\b(?:my (?:direct |work )?(?:number|mobile)|(?:ring|call|contact|text|email|phone) (?:me|us)|"
+         r"knows (?:to|who to|how to|where to|what to|(?:she|he|they) can))\b"),
+        ("contact_lb", 0.8,
+         r"(?:(?<=has )|(?<=have )|(?<=given )|(?<=gave her )|(?<=gave him )|(?<=gave them )|(?<=a card with ))(?:my|our|"
+         r"the duty|the team'?s?) (?:work |direct |mobile )?(?:number|mobile|card|details|contact details|email|phone)\b"),
+        # Told of the closure or the outcome, or agreeing to the enquiry closing; the practitioner telling her what
+        # happens next ("Told Frank I'd come back", "Explained that she can ring", "Explained the NRM").
+        ("told_more", 0.8,
+         r"\b(?:clos(?:ure|ing) letter|letter confirming|copy of (?:the )?(?:closure|outcome)|(?:informed|told|updated) "
+         r"(?:by (?:phone|email|letter|text) )?(?:of|about) (?:the )?(?:closure|outcome|decision|caution|charge|arrest|police)|"
+         r"explained (?:to [a-z]+ )?(?:in simple (?:words|terms) )?(?:that )?(?:she|he|they) (?:can|could|does not|doesn't|"
+         r"is not|isn't|will|would)|explained (?:to [a-z]+ )?(?:that )?(?:i|we)(?:'ll|'d| will| would| plan| have| need)|"
+         r"explained (?:through|via|with) (?:\w+ ){1,3}?(?:who|what|that|the)|"
+         r"explained (?:the )?(?:nrm|marac|options|special measures|protections|closure order|voluntary))\b"),
+        ("close_lb", 0.8,
+         r"(?:(?<=agreed )|(?<=agrees )|(?<=agreed to )|(?<=agrees to )|(?<=agreed with )|(?<=agrees with )|"
+         r"(?<=agreed to the )|(?<=agrees to the )|(?<=agreed with the )|(?<=agreed to the s42 )|(?<=agreed the s42 can )|"
+         r"(?<=agreed the enquiry can ))clos\w+"),
+        ("told_lb", 0.8,
+         r"(?<!she )(?<!he )(?<!they )told (?:of|about) (?:this|the|closure|it)\b|"
+         r"(?:(?<![a-z'] )told|(?<=i )told|(?<=we )told|(?<=sw )told) (?!me\b|us\b|you\b|the\b|police\b)(?:her|him|them|[a-z]+)"
+         r"(?: \([^)]*\))?(?: in simple (?:words|terms)| with [\w ]+?)? (?:i'll|i'd|i will|i would|we will|we'll|that|what|"
+         r"about|of|this|she|he|they)\b"),
     ],
     S.REFUSAL_EXPLORED: [
         ("explored", 0.9,
@@ -368,7 +474,7 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"fire (?:service|and rescue)|lfb|community nurse|ot|occupational therap\w*|salvation army|"
          r"solicitor|legal|opg|office of the public guardian|care provider|commissioners?|contracts|pcso|dc|ds|pc|"
          r"substance misuse|drug and alcohol|domestic abuse service|refuge|victim support|health visitor|"
-         r"children'?s services|social care|modern slavery|nrm|salt|memory clinic|psychiatr\w+|camhs)\b"),
+         r"children'?s services|social care|modern slavery|nrm|salt|memory clinic|psychiatr\w+|camhs|dbs|nmc|lado)\b"),
         ("passive", 0.85,
          r"\b(?:police|gp|district nurses?|dn|cqc|housing|trading standards|bank|idva|marac|cmht|"
          r"mental health team|fire service|ambulance|dwp|solicitor|csc|children'?s services|pharmacist|opg|probation|"
@@ -387,6 +493,21 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"\b(?:crime (?:ref|reference|number|no)|cad (?:ref|no|number)?|incident (?:number|no|ref)|"
          r"police (?:attended|aware|informed|notified|involved|are investigating|investigating)|officers attended|"
          r"cqc notified|nrm referral|marac referral|referred to marac)\b"),
+        # Round-4 decisions (§4.10, §6): a police NFA or words-of-advice outcome (the police dealt with it), DBS / NMC
+        # referrals, Victim Support, an IDVA or ISVA, children's services' own involvement, paramedics attending.
+        ("partner_acts", 0.85,
+         r"\b(?:nfa(?= (?:criminal|as a criminal|for \w+ re|re (?:theft|assault|fraud))|[^.;\n]{0,30}\b(?:insufficient "
+         r"evidence|evidential|prospect of conviction))|(?:dbs|nmc|hcpc)(?: barring)? referral|victim support|"
+         r"(?:idva|isva)s?\b(?: \([^)]*\))?(?: \w+)? (?:continu\w*|involved|allocated|supporting|visiting|met|present|rang|"
+         r"confirms?|closed|remains?|also|in contact|unable)|csc|children'?s social worker|paramedics?|biba)\b"),
+        ("partner_lb", 0.85,
+         r"(?:(?<=police )|(?<=police: )|(?<=cps )|(?<=cps: )|(?<=police - ))(?:nfa|no further action)\b|"
+         r"(?:(?<=with )|(?<=from )|(?<=by )|(?<=per )|(?<=met )|(?<=sees )|(?<=saw )|(?<=with the )|(?<=with her )|"
+         r"(?<=met the )|(?<=by the )|(?<=sees the ))(?:idva|isva)\b(?! referral| service)"),
+        # "Attended 21:40 to 14 Cobden St": the time's colon makes a heading of "Attended 21", whose words are skipped;
+        # the cue is the minutes, after an attendance verb (§4.10, §6: the first response is partner work).
+        ("attended_at", 0.85,
+         r"\d(?:(?<=attended \d\d:\d)|(?<=attending \d\d:\d)|(?<=called \d\d:\d)|(?<=contacted \d\d:\d))\d\b"),
     ],
     S.LESS_RESTRICTIVE: [
         ("lr", 0.9,
@@ -417,6 +538,15 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
     ],
     # --- triggers ---
     S.THIRD_PARTY_HARM: [
+        ("removed", 0.85, REMOVED),
+        ("removed_lb", 0.85, REMOVED_LB),
+        ("conduct", 0.8, CONDUCT),
+        ("conduct_lb", 0.8, CONDUCT_LB),
+        ("conduct2", 0.8, r"\b(?:push(?:es|ing) (?:her|him|me|them)|grabs|shoves?|struck(?! off| by)|hits|twisted)\b"),
+        # The police acting against the person who harmed her ("Liam interviewed under caution", "Jordan remanded").
+        ("process", 0.8,
+         r"\b(?:interview(?:ed)? under caution|interviewed (?:by police|voluntarily|under caution)|voluntary (?:interview|"
+         r"attend\w*)|charged with|cautioned|arrested|remanded)\b"),
         ("harm_obj", 0.75,
          r"\b(?:grabbed|hit|hits|pushed|slapped|kicked|punched|shouts? at|shouted at|screams? at|threatened|"
          r"locks|locked|controls|checks|belittles|calls) (?:me|her|him|them)\b|"
@@ -489,6 +619,31 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"rough handling|grip marks|takes? (?:her|his|my) money|has (?:her|his|my) (?:bank )?card|"
          r"(?:doesn't|does not) get (?:her|his) money|paid £|warrant|vouchers|sexual\w*|restraint|exploit\w*|"
          r"grabbed|pushed|strangl\w*|threaten\w*)\b"),
+        # Criminal process about what was done to her, planned or in passing (§3.9, §6 round 4: "Police will interview
+        # Liam under caution", "risk increases when his bail ends"): the allegation is current even when the step is
+        # not, so the context component does not treat these cues as hypothetical (see context.FUTURE_OK).
+        ("process", 0.8,
+         r"\b(?:voluntary (?:interview|attend\w*)|suspect (?:to be |was |has been )?(?:interviewed|arrested|traced|charged|"
+         r"made off)|charg(?:e|ing) decision|charged with|cautioned|arrest(?:ed|s)?|on remand|remanded|bail(?:ed)?|"
+         r"bail conditions?|breach(?:ed)? (?:of )?(?:bail|the order|the non-mol\w*|restraining order)|restraining order|"
+         r"non-mol\w* (?:granted|in place|order granted)|trial (?:date|listed|set|awaited|in)|"
+         r"(?:magistrates'?|crown|youth) court|court (?:date|case|hearing|stage|listed)|special measures|abe|evidence[- ]led|"
+         r"prosecut\w+|"
+         r"take (?:a |his |her )?statement|circulated as wanted|seized|as evidence|sexual risk order|"
+         r"da ppn|ppn \(?da|pleaded|convicted|compensation order)\b"),
+        ("process_lb", 0.8,
+         r"(?:(?<=police )|(?<=about )|(?<=about a )|(?<=about her )|(?<=about his ))statement\b|"
+         r"(?<=police )(?:investigation|enquir\w+|interview)\b|interview(?:ed)? under caution\b|"
+         r"interviewed (?:by police|voluntarily|under caution)\b|"
+         r"(?:(?<=police will )|(?<=police to ))(?:interview|arrest|charge|caution|investigate)\b|"
+         r"(?:(?<=to )|(?<=at )|(?<=before )|(?<=after )|(?<=until ))trial\b|(?:(?<=go )|(?<=goes )|(?<=going )|(?<=gone )|"
+         r"(?<=went )|(?<=attend )|(?<=at )|(?<=to ))court\b(?! of)"),
+        ("conduct", 0.8, CONDUCT),
+        ("conduct_lb", 0.8, CONDUCT_LB),
+        ("conduct2", 0.8,
+         r"\b(?:claim(?:ing|ed) to be|purport\w* to be|safe account|courier|cold[- ]?call\w*|"
+         r"(?:release|customs|processing|admin) fees?|lock(?:s|ed|ing)? (?:her|him|them|me|\w+) (?:in|out)|"
+         r"lock(?:s|ed|ing)? (?:her|his) (?:bedroom |front |back |kitchen )?door|deadlocked|locked (?:in|out of))\b"),
         # Sums of money: a pattern of its own, as it starts after "£" (not at a word start).
         ("money_gone", 0.8,
          r"(?<=£)\d[\d,.]*k? (?:\w+ )?(?:has |have |had |was |were |is |are )?(?:been )?(?:transferred|withdrawn|taken|"
@@ -544,6 +699,17 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"further (?:victims?|loss(?:es)?))\b"),
     ],
     S.POSITION_OF_TRUST: [
+        ("removed", 0.85, REMOVED),
+        ("removed_lb", 0.85, REMOVED_LB),
+        # Omissions by the service caring for her and the staff member named in the process (§5.6, §6).
+        ("staff_omission", 0.8,
+         r"\b(?:same (?:carer|worker|care worker|support worker|hca|nurse|rn|pa|staff member|volunteer)|"
+         r"(?:neglect|omission|abuse|ill-?treatment)[^.;\n]{0,25}?\bby (?:the )?(?:[a-z]+ )?(?:home|hospital|agency|provider|"
+         r"ward|trust)|(?:repositioning|turning|fluid|food|turn|call) (?:charts?|logs?|records?)[^.;\n]{0,40}?\b(?:blank|gaps?|"
+         r"missing|no entries))\b"),
+        ("staff_lb", 0.8,
+         r"(?:(?<=carer )|(?<=carers )|(?<=staff )|(?<=hca )|(?<=nurse )|(?<=rn )|(?<=pa )|(?<=worker )|(?<=workers ))"
+         r"(?:denie[sd]|admit(?:s|ted)|interviewed|arrested)\b|" + MISSED_CALLS),
         ("pot", 0.9,
          r"\b(?:position of trust|pipot|lado|(?:paid |care |support |agency |night |day )?(?:carers?|care workers?|"
          r"support workers?|staff(?: member)?|nurses?|hca|health care assistant|volunteers?|manager|care assistant|"
@@ -563,10 +729,11 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
     ],
     S.COMMUNICATION_NEED: [
         ("comm", 0.9,
-         r"\b(?:interpreter|limited english|little english|no english|english (?:is not|isn't) (?:her|his|their) "
-         r"first language|first language is|speaks (?:only )?(?:urdu|punjabi|polish|romanian|arabic|bengali|"
-         r"sylheti|gujarati|somali|tigrinya|farsi|kurdish|mandarin|cantonese|portuguese|lithuanian|turkish|"
-         r"tamil|pashto|dari|albanian|vietnamese|ukrainian|russian|spanish|italian|hindi)|deaf|hard of hearing|"
+         r"\b(?:interpret(?:er|s|ing|ed)|translat(?:e|es|ed|ing|ion)|limited english|little english|no english|"
+         r"english (?:is not|isn't) (?:her|his|their) first language|first language is|speaks (?:only )?" + LANGS + r"|"
+         # "Deaf club", "Deaf-aware IDVA": a service's name, not the adult's need
+         r"deaf(?![- ](?:club|centre|idva|aware|community|access|advocacy|connect|liaison|church|people|women|"
+         r"friendly|awareness|plus|advocate|service))|hard of hearing|"
          r"hearing (?:impairment|impaired|loss|aids?)|bsl|sign language|non-?verbal|nonverbal|no verbal|"
          r"speech (?:impairment|difficulties|is limited)|aphasi\w+|dysphasi\w+|unable to speak(?! (?:to|with))|communicates (?:by|"
          r"through|using|with)|makaton|pecs|limited (?:verbal )?communication|deafblind|dysarthri\w+|"
@@ -575,8 +742,16 @@ RAW: dict[str, list[tuple[str, float, str]]] = {
          r"typed (?:his|her|their|'|\"|\u201c|on|yes|no|answers|that|some)|signed (?:'|\"|\u201c|yes|no|that)|pointed to (?:'|\"|\u201c)|communication (?:book|board|chart)|"
          r"aac|talking mats?|text relay|relay (?:service|uk)|signvideo|video relay|"
          r"speech (?:is )?(?:now )?(?:very )?limited|(?:single|few) words|word-finding|no meaningful speech|"
-         r"language barrier|interpreted|translated (?:for|on)|google translate|translation app|intermediary|"
+         r"language barrier|google translate|translation app|intermediary|"
          r"no (?:\w+ )?interpreter (?:was )?available)\b"),
+        # The adult communicating through an aid or another language, in every sentence that records it (§5.7, §6).
+        ("aid", 0.85,
+         r"\b(?:thumbs?[- ](?:up|down)|spelled|spelt|blinked|mimed|lip[- ]?read\w*|typed(?! up\b| (?:the|a|my|our|up) )|"
+         r"wrote (?:'|\"|\u201c)|signed (?:to|she|he|they)|pointed (?:to|at) (?:the |his |her |a )?(?:pictures?|photos?|"
+         r"symbols?|cards?|board|words?)|in " + LANGS + r"|"
+         r"no longer speaks|communicat\w* in words|communication (?:barrier|needs)|via relay|communicator|" + AIDS + r")\b"),
+        ("aid_lb", 0.85, r"(?:(?<=she )|(?<=he )|(?<=they ))wrote\b|" + AID_USED),
+        ("aid_heading", 0.85, AID_HEADING),
     ],
 }
 
@@ -606,7 +781,8 @@ HEADINGS: list[tuple[re.Pattern, str]] = [
                 r"wishes|outcome(?:s)? sought)$"), S.DESIRED_OUTCOME),
     (re.compile(r"^(?:consent|consent to (?:share|enquiry|referral|s42)|consent given\??|consent obtained\??)$"), S.CONSENT),
     (re.compile(r"^(?:capacity|mca|mental capacity|capacity (?:re|for) \w+)$"), S.CAPACITY),
-    (re.compile(r"^(?:advocacy|advocate|representation|representative)$"), S.ADVOCACY),
+    (re.compile(r"^(?:advocacy|advocate|imca|ima|representation|representative)(?:'s)?(?: (?:view|views|report|feedback))?$"),
+     S.ADVOCACY),
     (re.compile(r"^(?:outcomes? (?:achieved|met|review(?:ed)?)|were outcomes (?:met|achieved)\??|"
                 r"outcome of (?:the )?enquiry for the adult|msp outcomes?)$"), S.OUTCOME_REVIEWED),
     (re.compile(r"^(?:risks? discussed|risk discussion|safety plan|risk plan)$"), S.RISK_DISCUSSED),

@@ -244,6 +244,68 @@ NEGATIVE_LATEST = {
 }
 NEGATIVE_MORE = {k: NEGATIVE_MORE.get(k, []) + NEGATIVE_LATEST.get(k, []) for k in {*NEGATIVE_MORE, *NEGATIVE_LATEST}}
 
+# Phrasings of the round-4 decisions (GUIDELINES §6, "decided in round 4"): every sentence with an interpreter or aid
+# used for her exchange, communication support and representatives, planned or passing police process, police NFA /
+# DBS / Victim Support / children's services / paramedics as partner work, a carer suspended or taken off the rota,
+# "has my number" lines; with their hard negatives (a later interpreter, "no interpreter needed", a relative's LPA
+# told, ASC's own NFA, a suspended sentence, safety advice to lock the door).
+POSITIVE_ROUND4 = {
+    S.COMMUNICATION_NEED: ["Through the interpreter: she said her nephew keeps her pension card.",
+                           "Mr Okoro answered each question with a thumbs up or thumbs down.",
+                           "She spelled out 'NOT SAFE' on her letter board.",
+                           "Explained the safeguarding process in Tigrinya, with a volunteer helping.",
+                           "Interpreter needed (Farsi) - do not use the husband.",
+                           "He pointed to the picture of the kitchen when asked where it happened."],
+    S.ADVOCACY: ["Through the interpreter: she said her nephew keeps her pension card.",
+                 "Used an easy-read leaflet to explain the enquiry.",
+                 "I wrote the key points down for her on a notepad.",
+                 "Considered an IMCA - not required as her sister is an appropriate person.",
+                 "Her son consented on her behalf as she lacks capacity for this decision.",
+                 "She could not follow the options, even with pictures and short questions."],
+    S.PARTNER_REFERRAL: ["Police: NFA, insufficient evidence.", "The agency has made a DBS barring referral.",
+                         "Victim Support have been in touch with him twice.",
+                         "Children's social worker visited the grandchildren on Monday.",
+                         "Paramedics checked her over and left her at home.",
+                         "Attended 22:15 following a call from the neighbour.",
+                         "IDVA (Safer Lives) continues to support her weekly."],
+    S.CRIME_ALLEGED: ["Police will interview her grandson under caution next week.",
+                      "She is anxious about what happens when his bail ends.",
+                      "A CPS charging decision on the theft is still awaited.",
+                      "Her nephew has been using her bank card for his own shopping.",
+                      "He said he'd kill her if she told anyone.",
+                      "Repositioning charts blank for most of the last fortnight."],
+    S.THIRD_PARTY_HARM: ["The night carer was suspended pending investigation.",
+                         "The agency has taken the worker off her rota.",
+                         "Her grandson was interviewed under caution on Friday.",
+                         "Her nephew has been using her bank card for his own shopping."],
+    S.POSITION_OF_TRUST: ["The night carer was suspended pending investigation.",
+                          "Bank nurse moved to another ward pending the outcome.",
+                          "Provider dismissed the support worker and referred him to the DBS."],
+    S.INFORMED_OF_ACTIONS: ["She has my mobile number and the duty number.",
+                            "Told Mr Ansah I'll ring him on Friday with the outcome.",
+                            "Mrs Webb agreed to the s42 closing.",
+                            "Explained that she can stop the conversation at any time."],
+}
+POSITIVE_MORE = {k: POSITIVE_MORE.get(k, []) + POSITIVE_ROUND4.get(k, []) for k in {*POSITIVE_MORE, *POSITIVE_ROUND4}}
+
+NEGATIVE_ROUND4 = {
+    S.COMMUNICATION_NEED: ["I'll come back with the same interpreter next week.",
+                           "Interpreter not needed as she is fluent in English.",
+                           "The Deaf club raised the concern.", "Typed my notes up back at the office."],
+    S.ADVOCACY: ["Will come back with an interpreter on Tuesday.", "Son (LPA health and welfare) informed by phone.",
+                 "The deputy manager sat in on the visit.", "Mrs Adeyemi uses a communication book."],
+    S.PARTNER_REFERRAL: ["NFA for ASC, case closed.", "Will refer to Victim Support if she agrees.",
+                         "Mrs Doyle turned down the offer of an IDVA."],
+    S.CRIME_ALLEGED: ["She does not want her grandson arrested.", "Advised her to lock the door at night.",
+                      "She showed me her bank statement for March."],
+    S.THIRD_PARTY_HARM: ["The care package was suspended while she was in hospital.",
+                         "I was struck by how isolated she is.", "She doesn't want him arrested."],
+    S.POSITION_OF_TRUST: ["He received a suspended sentence in 2019.",
+                          "Mr Hale was moved to another home nearer his family."],
+    S.INFORMED_OF_ACTIONS: ["She told me that her son takes her pension.", "Closure letter will be sent next week."],
+}
+NEGATIVE_MORE = {k: NEGATIVE_MORE.get(k, []) + NEGATIVE_ROUND4.get(k, []) for k in {*NEGATIVE_MORE, *NEGATIVE_ROUND4}}
+
 
 @pytest.mark.parametrize("label,text", [(k, t) for d in (POSITIVE, POSITIVE_MORE) for k, ts in d.items() for t in ts])
 def test_positive(labels_of, label, text):
