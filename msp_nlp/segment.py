@@ -59,8 +59,10 @@ def _heading_of(line: str) -> tuple[str, int] | None:
     words = m.group("h").split()
     if not words or len(words) > 6:
         return None
-    # Time stamps ("10:30") and things like "Tel: 0123" are fine as headings; reject sentences with verbs-ish
-    # length: a heading is short.
+    colon = line.index(":", m.end("h"))
+    if m.group("h")[-1].isdigit() and line[colon + 1:colon + 2].isdigit():
+        return None  # a time in a sentence ("Attended 21:40 with police"), not a heading "Attended 21"
+    # "Tel: 0123", "Visit 2: ..." are headings; a heading is short (six words at most).
     return " ".join(w.lower() for w in words), m.end()
 
 

@@ -126,6 +126,14 @@ def test_segment_headings():
     assert [s.heading for s in segs] == ["views of adult", "views of adult", "plan"]
 
 
+def test_a_time_in_a_sentence_is_not_a_heading(labels_of):
+    text = "Attended 21:40 with police, Mrs A seen alone.\n14:05 Rang police.\nVisit 2: seen at home\nTel: 0123 456"
+    assert [(s.heading, s.heading_end is not None) for s in segment(text)] == [
+        (None, False), (None, False), ("visit 2", True), ("tel", True)]
+    # the words before the time are read, not skipped as a heading
+    assert S.PARTNER_REFERRAL in labels_of("Reported to police 21:40 by the SW.")
+
+
 def test_spacy_components_write_span_groups(analyzer):
     doc = analyzer.nlp(analyzer.make_doc("Spoke to Mrs D alone. Views of adult: not obtained"))
     assert [s.label_ for s in doc.spans["msp_evidence"]] == [S.COERCION_EXPLORED]
