@@ -113,7 +113,8 @@ def cmd_evaluate(args) -> int:
 
 def cmd_train(args) -> int:
     from .training import run_train
-    metrics = run_train(args.train, args.dev, args.test, args.out, args.version or Path(args.out).name, seed=args.seed)
+    metrics = run_train(args.train, args.dev, args.test, args.out, args.version or Path(args.out).name, seed=args.seed,
+                        case_level=args.case_thresholds)
     for split, m in metrics.items():
         print(f"{split}: evidence macro-F1 rules {m['rules']['summary']['evidence_note_macro']['f1']:.3f} -> "
               f"rules+model {m['rules+model']['summary']['evidence_note_macro']['f1']:.3f}")
@@ -415,6 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-o", "--out", required=True, metavar="MODEL_DIR", help="e.g. models/v2")
     t.add_argument("--version", help="version name (default: the directory name)")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--case-thresholds", action="store_true",
+                   help="also choose per-label case-level thresholds (see reports/case_thresholds.md; off by default)")
     t.add_argument("--set-default", action="store_true", help="make it the default model (writes models/LATEST)")
     t.set_defaults(func=cmd_train)
 

@@ -82,6 +82,17 @@ _OTHER_REF = re.compile(r"\b" + R.alternation(
 _PRACTITIONER_REF = re.compile(r"\b" + R.alternation(
     r"i|we|sw|worker|writer|social worker|duty worker|practitioner|myself|the team|undersigned") + r"\b")
 _PRONOUN = re.compile(r"^(?:she|he|they)$")
+# A capitalised name speaking or wishing ("Geoff wants her to stay home", "Lisa says ..."): when the note gives the
+# adult's names, a name that is not one of them is someone else. Matched on the original (cased) sentence.
+_NAME_SPEAKS = re.compile(
+    r"(?<![\w'])([A-Z][a-z]+(?:-[A-Z][a-z]+)?)\s+(?:(?:again|also|then|now|later|initially|still|clearly|has|had|"
+    r"is|was)\s+)?(?:said|says|states|stated|feels|felt|wants|wanted|would like|thinks|thought|believes|reports|"
+    r"reported|explained|asked|asking|denies|denied|admitted|told|confirmed|insists|insisted|worries|is worried|"
+    r"wishes|is keen|was keen)\b")
+# Capitalised words before such verbs that are not someone else's name: pronouns, words for the adult, fragments.
+_NOT_A_NAME = frozenset("""she he they we you i it her his their this that who which what when then also not
+    pt patient client adult victim resident lady gentleman man woman person user considered keeps later today
+    initially again still now yesterday previously recently subsequently apparently reportedly allegedly""".split())
 _SPEAKER_VERB = re.compile(r"^\W*(?:\w+\W+){0,2}?(?:said|says|states|stated|told|tells|reports|reported|feels|felt|"
                            r"wants|wanted|would like|believes|thinks|asked|requested|explained|expressed|is keen|"
                            r"was keen|wishes|informed)\b")
@@ -177,6 +188,11 @@ class Sentence:
                 refs += [(m.start(), m.end(), kind) for m in rx.finditer(blanked)]
             if self.adult_re is not None:
                 refs += [(m.start(), m.end(), "adult") for m in self.adult_re.finditer(blanked)]
+                for m in _NAME_SPEAKS.finditer(self.orig):
+                    a, b = m.span(1)
+                    name = blanked[a:b]
+                    if name.strip() and name not in _NOT_A_NAME and not self.adult_re.fullmatch(name):
+                        refs.append((a, b, "other"))
             # Nearest reference wins; for ties (same end), prefer the adult's name over a generic word inside it.
             refs.sort(key=lambda r: (r[1], r[2] == "adult"))
             self._refs = refs

@@ -33,9 +33,9 @@ def _summary(res: dict, system: str) -> dict:
 
 
 def run_train(train_path: str, dev_path: str, test_path: str | None, out: str, version: str, seed: int = 0,
-              C: float = 16.0, rule_weight: float = 3.0) -> dict:
+              C: float = 16.0, rule_weight: float = 3.0, case_level: bool = False) -> dict:
     tr, dv = load(train_path), load(dev_path)
-    model = train(tr, dv, C=C, rule_weight=rule_weight, seed=seed, version=version)
+    model = train(tr, dv, C=C, rule_weight=rule_weight, seed=seed, version=version, case_level=case_level)
     paths = [train_path, dev_path]
     model.meta.update({"version": version, "msp_nlp_version": __version__, "created": date.today().isoformat(),
                        "training_data": {"train": train_path, "dev": dev_path, "sha256": data_hash(paths)},

@@ -1,5 +1,6 @@
-"""Case-level decisions of the trained model: a label counts for a whole case only when a note's best sentence
-reaches the model's case threshold (chosen on held-out predictions to maximise the case flags' F1)."""
+"""Case-level decisions of the trained model (opt-in, ``msp-nlp train --case-thresholds``): a label counts for a whole
+case only when a note's best sentence reaches the model's case threshold (chosen on held-out predictions to maximise
+the case flags' F1)."""
 
 import json
 from pathlib import Path
@@ -83,7 +84,7 @@ def test_case_thresholds_do_not_move_without_a_gain():
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     notes = load(ROOT / "data" / "annotated" / "train.jsonl")
-    m = train(notes[:60], notes[60:90], version="tiny", C=4.0, folds=0)
+    m = train(notes[:60], notes[60:90], version="tiny", C=4.0, folds=0, case_level=True)
     d = tmp_path_factory.mktemp("model")
     m.save(d)
     return m, d
@@ -96,6 +97,12 @@ def test_training_chooses_and_saves_case_thresholds(tiny):
     assert set(meta["case_thresholds"]) == set(L) and "case_threshold_rule" in meta
     loaded = SentenceModel.load(d)
     assert np.allclose(loaded.case_thresholds, m.case_thresholds)
+
+
+def test_case_thresholds_are_opt_in():
+    notes = load(ROOT / "data" / "annotated" / "train.jsonl")
+    m = train(notes[:40], notes[40:60], version="tiny", C=4.0, folds=0)
+    assert m.case_thresholds is None and "case_threshold_rule" not in m.meta
 
 
 def test_a_model_without_case_thresholds_uses_its_note_thresholds(tiny, tmp_path):

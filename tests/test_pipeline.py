@@ -121,6 +121,22 @@ def test_segmentation(text, expected):
     assert [text[s.start:s.end] for s in segment(text)] == expected
 
 
+@pytest.mark.parametrize("text,adult_name,counts", [
+    ("Geoff wants her to stay home.", "Mrs Pam Hale;Pam", False),  # her husband's wish
+    ("Lisa says it was an accident and wants it left.", "Mrs Pam Hale;Pam", False),
+    ("Gary again said he wants mum in a home.", "Mrs Pam Hale;Pam", False),
+    ("Pam wants to stay at home.", "Mrs Pam Hale;Pam", True),  # her own name
+    ("Hale said she wants to stay at home.", "Mrs Pam Hale;Pam", True),
+    ("Lisa says mum wants to stay at home.", "Mrs Pam Hale;Pam", True),  # her wish, passed on
+    ("Victim states she wants to stay at home.", "Mrs Pam Hale;Pam", True),  # words for the adult are not names
+    ("Pt says she wants to stay at home.", "Mrs Pam Hale;Pam", True),
+    ("Later said she wants to stay at home.", "Mrs Pam Hale;Pam", True),
+    ("Geoff wants to stay at home.", None, True),  # no names given: who Geoff is cannot be told
+])
+def test_someone_else_named_speaking_is_not_the_adult(labels_of, text, adult_name, counts):
+    assert (S.ADULT_VIEWS in labels_of(text, adult_name=adult_name)) is counts
+
+
 def test_segment_headings():
     segs = segment("Views of adult:\nwants to stay\n\nPlan: review")
     assert [s.heading for s in segs] == ["views of adult", "views of adult", "plan"]
