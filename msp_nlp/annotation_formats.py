@@ -634,15 +634,16 @@ def suggest(records: Iterable, model, analyzer=None, *, level: str = "sentence",
         docs = list(an.nlp.pipe((an.make_doc(r["text"], r.get("adult_name"), r.get("note_type")) for r in recs),
                                 batch_size=batch_size))
         views = [sentence_views(d) for d in docs]
-        texts, counted, disc, types = [], [], [], []
-        for d, v, r in zip(docs, views, recs):
+        texts, counted, disc, types, groups = [], [], [], [], []
+        for k, (d, v, r) in enumerate(zip(docs, views, recs)):
             t = doc_text(d)
             for s0, s1, c, dd in v:
                 texts.append(t[s0:s1])
                 counted.append(c)
                 disc.append(dd)
                 types.append(r.get("note_type") or "")
-        proba = np.asarray(model.predict_proba(texts, counted, disc, types), dtype=np.float64)
+                groups.append(k)
+        proba = np.asarray(model.predict_proba(texts, counted, disc, types, groups), dtype=np.float64)
         row = 0
         for rec, v in zip(recs, views):
             note_i = n_notes

@@ -43,6 +43,11 @@ N_RULE_FEATURES = 2 * len(S.ALL_LABELS)
 #: nested cross-validation over train+dev cases (evidence note macro-F1 +0.011 [+0.005, +0.016]; dev +0.018).
 TYPE_PARAMS = {"sublinear_tf": True, "lowercase": True, "token_pattern": r"(?u)\b\w+\b"}
 NOTE_TYPE_WEIGHT = 0.5
+#: Neighbour context (``train(neighbours=True)``): the note-type block also gets one token per rule label counted in
+#: the sentence before ("p" + label, or "pfirst") and after ("n" + label, or "nlast") in the same note, so that the
+#: model sees what the rules found around a sentence ("Seen alone." before "She said ..."). Off by default: +0.003
+#: evidence macro-F1 on out-of-fold predictions over train+dev, but -0.008 on dev (reports/neighbour_context).
+NEIGHBOUR_CONTEXT = False
 _LABEL_INDEX = {lab: i for i, lab in enumerate(S.ALL_LABELS)}
 #: Words whose char n-gram column ids the fast inference path keeps, per model (~0.1-1 KB each: ~10 MB at most).
 CHAR_WORD_CACHE = 1 << 14
@@ -99,6 +104,8 @@ class SentenceModel:
     type_vocab: dict[str, int] = field(default_factory=dict)  # empty: no note-type block (a format /1 model)
     type_idf: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     type_weight: float = 0.0
+    #: whether the note-type block also carries the neighbouring sentences' rule labels (:func:`neighbour_types`)
+    neighbours: bool = False
     #: per label, the score a note's best sentence needs for the label to count for its whole case (case flags);
     #: None: the note thresholds (models trained before case thresholds existed)
     case_thresholds: np.ndarray | None = None
@@ -129,7 +136,7 @@ class SentenceModel:
         return self.thresholds if self.case_thresholds is None else self.case_thresholds
 
     def features(self, sentences: Sequence[str], rule_labels: Sequence[set[str]], discounted: Sequence[set[str]],
-                 note_types: Sequence[str | None] | None = None):
+                 note_types: Sequence[str | None] | None = None, groups: Sequence[int] | None = None):
         """The feature matrix (TF-IDF word block, TF-IDF char block, weighted rule features, weighted note-type
         block), as a sparse matrix. ``predict_proba`` does not build it (see ``_decision``); kept for analysis and
         for the tests."""
@@ -137,18 +144,31 @@ class SentenceModel:
                   _tfidf(self._ca, self.char_vocab, self.char_idf, sentences),
                   rule_features(rule_labels, discounted) * self.rule_weight]
         if self.type_vocab:
-            blocks.append(_tfidf(self._ta, self.type_vocab, self.type_idf, _types(note_types, len(sentences)))
+            blocks.append(_tfidf(self._ta, self.type_vocab, self.type_idf,
+                                 self._type_docs(note_types, rule_labels, groups, len(sentences)))
                           * self.type_weight)
         return sparse.hstack(blocks, format="csr")
 
     def predict_proba(self, sentences: Sequence[str], rule_labels: Sequence[set[str]],
-                      discounted: Sequence[set[str]], note_types: Sequence[str | None] | None = None) -> np.ndarray:
+                      discounted: Sequence[set[str]], note_types: Sequence[str | None] | None = None,
+                      groups: Sequence[int] | None = None) -> np.ndarray:
         """(n_sentences, n_labels) probabilities, float64: ``sigmoid(features @ coef.T + intercept)``.
-        ``note_types``: each sentence's note type (None or "" when the note has none; all none if omitted)."""
+        ``note_types``: each sentence's note type (None or "" when the note has none; all none if omitted).
+        ``groups``: which note each sentence belongs to (sentences of a note consecutive and in order), for a model
+        that reads the neighbouring sentences (``neighbours``); None: the sentences are all of one note, in order."""
+        if groups is not None and len(groups) != len(sentences):
+            raise ValueError(f"{len(groups)} groups for {len(sentences)} sentences: give one per sentence")
         if not len(sentences):
             return np.zeros((0, len(self.labels)), dtype=np.float64)
-        z = self._decision(sentences, rule_labels, discounted, note_types)
+        z = self._decision(sentences, rule_labels, discounted, note_types, groups)
         return 1.0 / (1.0 + np.exp(-z))
+
+    def _type_docs(self, note_types, rule_labels, groups, n: int) -> list[str]:
+        """What the note-type block reads per sentence: the note type, and with ``neighbours`` the neighbour tokens."""
+        types = _types(note_types, n)
+        if not self.neighbours:
+            return types
+        return neighbour_types(types, rule_labels, [0] * n if groups is None else groups)
 
     # --- fast inference ----------------------------------------------------------------------------------------------
     def _char_ids_of_word(self, word: str) -> tuple[int, ...]:
@@ -163,7 +183,8 @@ class SentenceModel:
         return self._coef_t
 
     def _decision(self, sentences: Sequence[str], rule_labels: Sequence[set[str]],
-                  discounted: Sequence[set[str]], note_types: Sequence[str | None] | None = None) -> np.ndarray:
+                  discounted: Sequence[set[str]], note_types: Sequence[str | None] | None = None,
+                  groups: Sequence[int] | None = None) -> np.ndarray:
         """``features(...) @ coef.T + intercept`` in float64 for all sentences at once, without building the
         feature matrix: per sentence and block the distinct in-vocabulary n-grams are counted in Python (C-level
         ``Counter``), then one vectorised pass computes sublinear TF x IDF, the per-block L2 norms, and gathers and
@@ -204,7 +225,8 @@ class SentenceModel:
                       coef_t[base + np.array(rcols, dtype=np.intp)] * float(self.rule_weight))
         if self.type_vocab:
             # one row per distinct note type (a batch has a handful), added to each of its sentences
-            uniq, inv = np.unique(np.array(_types(note_types, n), dtype=object), return_inverse=True)
+            docs = self._type_docs(note_types, rule_labels, groups, n)
+            uniq, inv = np.unique(np.array(docs, dtype=object), return_inverse=True)
             base = self._n_word + len(self.char_vocab) + N_RULE_FEATURES  # the block after the rule block
             t = _tfidf(self._ta, self.type_vocab, self.type_idf, list(uniq), np.float64) * self.type_weight
             z += (t @ coef_t[base:base + len(self.type_vocab)])[inv.reshape(-1)]
@@ -224,6 +246,7 @@ class SentenceModel:
                                                                       for k, v in WORD_PARAMS.items()},
                      "char_params": {k: list(v) if isinstance(v, tuple) else v for k, v in CHAR_PARAMS.items()},
                      "type_params": TYPE_PARAMS, "type_weight": self.type_weight,
+                     **({"neighbour_context": True} if self.neighbours else {}),
                      "word_vocab": _vocab_list(self.word_vocab), "char_vocab": _vocab_list(self.char_vocab),
                      "type_vocab": _vocab_list(self.type_vocab)})
         (d / MODEL_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -282,6 +305,9 @@ class SentenceModel:
         th = meta.get("thresholds", {})
         if set(th) != set(labels) or not all(isinstance(v, (int, float)) for v in th.values()):
             raise ModelError(f"{mf}: 'thresholds' must give a number for every label")
+        neighbours = meta.get("neighbour_context", False) if has_types else False
+        if not isinstance(neighbours, bool):
+            raise ModelError(f"{mf}: 'neighbour_context' must be true or false")
         cth = meta.get("case_thresholds")
         if cth is not None and (not isinstance(cth, dict) or set(cth) != set(labels)
                                 or not all(isinstance(v, (int, float)) for v in cth.values())):
@@ -291,7 +317,7 @@ class SentenceModel:
                    arrays["coef"].astype(np.float32), arrays["intercept"].astype(np.float32),
                    np.array([th[lab] for lab in labels], dtype=np.float32), float(meta.get("rule_weight", 1.0)),
                    {k: v for k, v in meta.items() if k not in ("word_vocab", "char_vocab", "type_vocab")},
-                   {t: i for i, t in enumerate(tv)}, type_idf.astype(np.float32), float(type_weight),
+                   {t: i for i, t in enumerate(tv)}, type_idf.astype(np.float32), float(type_weight), neighbours,
                    None if cth is None else np.array([cth[lab] for lab in labels], dtype=np.float32))
 
 
@@ -303,6 +329,29 @@ def _types(note_types: Sequence[str | None] | None, n: int) -> list[str]:
     if len(note_types) != n:
         raise ValueError(f"{len(note_types)} note types for {n} sentences: give one per sentence")
     return [t if isinstance(t, str) else "" for t in note_types]
+
+
+def neighbour_types(types: Sequence[str], rule_labels: Sequence[set[str]], groups: Sequence[int]) -> list[str]:
+    """Each sentence's note type followed by tokens for the rule labels counted in the sentence before it and after
+    it in the same note ("p" / "n" + the label without underscores, in the spec's label order; "pfirst" / "nlast"
+    at the note's edges)."""
+    n = len(types)
+    if len(rule_labels) != n or len(groups) != n:
+        raise ValueError(f"{n} sentences, {len(rule_labels)} rule label sets and {len(groups)} groups: give one each")
+    order = S.ALL_LABELS
+    out = []
+    for i in range(n):
+        parts = [types[i]] if types[i] else []
+        if i > 0 and groups[i - 1] == groups[i]:
+            parts += ["p" + lab.replace("_", "") for lab in order if lab in rule_labels[i - 1]]
+        else:
+            parts.append("pfirst")
+        if i + 1 < n and groups[i + 1] == groups[i]:
+            parts += ["n" + lab.replace("_", "") for lab in order if lab in rule_labels[i + 1]]
+        else:
+            parts.append("nlast")
+        out.append(" ".join(parts))
+    return out
 
 
 def _tfidf(analyze, vocab: dict[str, int], idf: np.ndarray, docs: Sequence[str], dtype=np.float32
@@ -504,7 +553,7 @@ def _fit_all(X, gold: np.ndarray, coef: np.ndarray, intercept: np.ndarray, C: fl
 
 
 def _fit(ss: SentenceSet, *, C: float, min_df: int, rule_weight: float, seed: int, version: str,
-         type_weight: float = NOTE_TYPE_WEIGHT) -> SentenceModel:
+         type_weight: float = NOTE_TYPE_WEIGHT, neighbours: bool = NEIGHBOUR_CONTEXT) -> SentenceModel:
     """Fit the vectorisers and one logistic regression per label on a sentence set; weights rounded as stored."""
     import sklearn.linear_model  # noqa: F401  (load SciPy/sklearn BLAS before limiting its threads)
     from threadpoolctl import threadpool_limits
@@ -516,9 +565,10 @@ def _fit(ss: SentenceSet, *, C: float, min_df: int, rule_weight: float, seed: in
     if type_weight:
         t = TfidfVectorizer(**TYPE_PARAMS, min_df=min_df, dtype=np.float32)
         try:
-            Xt = t.fit_transform(_types(ss.note_types or None, len(ss.texts)))
+            docs = _types(ss.note_types or None, len(ss.texts))
+            Xt = t.fit_transform(neighbour_types(docs, ss.rule_labels, ss.note_index) if neighbours else docs)
         except ValueError:  # no note-type word seen min_df times (or no note has a type): no note-type block
-            type_weight = 0.0
+            type_weight, neighbours = 0.0, False
         else:
             blocks.append(Xt * type_weight)
             type_vocab, type_idf = dict(t.vocabulary_), t.idf_.astype(np.float32)
@@ -530,7 +580,8 @@ def _fit(ss: SentenceSet, *, C: float, min_df: int, rule_weight: float, seed: in
         _fit_all(X, ss.gold, coef, intercept, C, seed)
     model = SentenceModel(list(S.ALL_LABELS), w.vocabulary_, c.vocabulary_, w.idf_.astype(np.float32),
                           c.idf_.astype(np.float32), coef, intercept, np.full(len(S.ALL_LABELS), 0.5, np.float32),
-                          rule_weight, {"version": version}, type_vocab, type_idf, type_weight)
+                          rule_weight, {"version": version}, type_vocab, type_idf, type_weight,
+                          bool(neighbours and type_weight))
     model.coef = model.coef.astype(np.float16).astype(np.float32)
     return model
 
@@ -544,7 +595,7 @@ def _rows(ss: SentenceSet, rows: Sequence[int]) -> SentenceSet:
 def _fold_note_max(ss: SentenceSet, fit_rows, held, n_notes: int, fit_args: dict) -> np.ndarray:
     part = _rows(ss, held)
     p = _fit(_rows(ss, fit_rows), **fit_args).predict_proba(part.texts, part.rule_labels, part.discounted,
-                                                            part.note_types or None)
+                                                            part.note_types or None, part.note_index)
     return note_max(p, part.note_index, n_notes)
 
 
@@ -562,7 +613,7 @@ def out_of_fold_note_max(notes, ss: SentenceSet, folds: int = 5, n_jobs: int = 2
 
 def train(train_notes, dev_notes, *, C: float = 16.0, min_df: int = 2, rule_weight: float = 3.0, seed: int = 0,
           version: str = "dev", analyzer=None, folds: int = 5, type_weight: float = NOTE_TYPE_WEIGHT,
-          case_level: bool = False) -> SentenceModel:
+          case_level: bool = False, neighbours: bool = NEIGHBOUR_CONTEXT) -> SentenceModel:
     """Fit one logistic regression per label on the train sentences. Thresholds are chosen on out-of-fold
     predictions for the train notes (``folds``-fold, grouped by case) pooled with the final model's predictions for
     dev: a choice made on ~8 times the notes of dev alone (dev-only thresholds were optimistic on dev and noisier
@@ -570,17 +621,18 @@ def train(train_notes, dev_notes, *, C: float = 16.0, min_df: int = 2, rule_weig
 
     ``case_level``: also choose case thresholds (:func:`case_thresholds`) on the same predictions. Off by default:
     on this corpus their gain in a nested cross-validation came only from the later train-only batches; on the
-    cases of the batches dev and test are drawn from they did not help (``reports/case_thresholds.md``)."""
+    cases of the batches dev and test are drawn from they did not help (``reports/case_thresholds/README.md``).
+    ``neighbours``: the note-type block also reads the neighbouring sentences' rule labels (:data:`NEIGHBOUR_CONTEXT`)."""
     t0 = time.time()
     tr = sentence_set(train_notes, analyzer)
     dv = sentence_set(dev_notes, analyzer)
     fit_args = {"C": C, "min_df": min_df, "rule_weight": rule_weight, "seed": seed, "version": version,
-                "type_weight": type_weight}
+                "type_weight": type_weight, "neighbours": neighbours}
     model = _fit(tr, **fit_args)
     # Thresholds at note level (what flags are made of): a note has a label when its best sentence reaches it.
     gold = note_gold(dev_notes)
-    nmax = note_max(model.predict_proba(dv.texts, dv.rule_labels, dv.discounted, dv.note_types), dv.note_index,
-                    len(dev_notes))
+    nmax = note_max(model.predict_proba(dv.texts, dv.rule_labels, dv.discounted, dv.note_types, dv.note_index),
+                    dv.note_index, len(dev_notes))
     if folds:
         gold = np.vstack([note_gold(train_notes), gold])
         nmax = np.vstack([out_of_fold_note_max(train_notes, tr, folds, **fit_args), nmax])
@@ -595,6 +647,7 @@ def train(train_notes, dev_notes, *, C: float = 16.0, min_df: int = 2, rule_weig
                        "dev_sentences": len(dv.texts), "train_notes": len(train_notes), "dev_notes": len(dev_notes),
                        "hyperparameters": {"C": C, "min_df": min_df, "rule_weight": rule_weight, "seed": seed,
                                            "note_type_weight": model.type_weight,
+                                           "neighbour_context": model.neighbours,
                                            "class_weight": "balanced", "classifier": "LogisticRegression",
                                            "threshold_folds": folds},
                        "threshold_rule": ("per label, the threshold maximising note-level F1 (a note has the label when "

@@ -292,7 +292,7 @@ class ModelComponent:
                 disc.append(dd)
                 types.append(note_type)
                 where.append((d, seg_i, s0, s1))
-        proba = self.model.predict_proba(texts, counted, disc, types)
+        proba = self.model.predict_proba(texts, counted, disc, types, [w[0] for w in where])
         labels = self.model.labels
         # Every (sentence, label) at or above its threshold at once, in row-major order: per doc, sentences in order
         # and labels in model order (as a loop over the rows would give them).

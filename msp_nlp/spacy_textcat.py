@@ -317,10 +317,11 @@ def compare(train_path: str | Path, dev_path: str | Path, systems: Sequence[str]
     # folds=0: this comparison tunes every system's thresholds on dev itself, so the out-of-fold fits would be unused
     sm = train(tr_notes, dv_notes, seed=seed, version="comparison", analyzer=an, folds=0)
     sm_seconds = time.perf_counter() - t
-    nm = note_max(sm.predict_proba(dv.texts, dv.rule_labels, dv.discounted, dv.note_types), dv.note_index, n_dev)
+    nm = note_max(sm.predict_proba(dv.texts, dv.rule_labels, dv.discounted, dv.note_types, dv.note_index),
+                  dv.note_index, n_dev)
     with _one_thread():
-        sps = prediction_speed(lambda: sm.predict_proba(dv.texts, dv.rule_labels, dv.discounted, dv.note_types),
-                               len(dv.texts))
+        sps = prediction_speed(lambda: sm.predict_proba(dv.texts, dv.rule_labels, dv.discounted, dv.note_types,
+                                                        dv.note_index), len(dv.texts))
     results.append(system_result(
         "sentence_model", "SentenceModel (msp_nlp.model.train): word 1-2 + char_wb 3-5 TF-IDF + rule features + note type, "
         "LogisticRegression per label", gold, nm, sm.thresholds, train_seconds=round(sm_seconds, 1),

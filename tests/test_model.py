@@ -10,7 +10,8 @@ import pytest
 
 from msp_nlp import spec as S
 from msp_nlp.corpus import load
-from msp_nlp.model import MODEL_FILE, WEIGHTS_FILE, ModelError, SentenceModel, best_threshold, train
+from msp_nlp.model import (MODEL_FILE, WEIGHTS_FILE, ModelError, SentenceModel, best_threshold, neighbour_types,
+                           train)
 from msp_nlp.pipeline import Analyzer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,7 +21,7 @@ SHIPPED = ROOT / "models" / (ROOT / "models" / "LATEST").read_text().strip()
 @pytest.fixture(scope="module")
 def small_model(tmp_path_factory):
     notes = load(ROOT / "data" / "annotated" / "train.jsonl")
-    m = train(notes[:60], notes[60:90], version="tiny", C=4.0)
+    m = train(notes[:60], notes[60:90], version="tiny", C=4.0, neighbours=True)  # the shipped model may not
     d = tmp_path_factory.mktemp("model")
     m.save(d)
     return m, d
@@ -39,7 +40,7 @@ def test_round_trip_gives_the_same_predictions(small_model):
 def test_training_is_reproducible(small_model):
     m, _ = small_model
     notes = load(ROOT / "data" / "annotated" / "train.jsonl")
-    again = train(notes[:60], notes[60:90], version="tiny", C=4.0)
+    again = train(notes[:60], notes[60:90], version="tiny", C=4.0, neighbours=True)
     assert np.allclose(m.coef, again.coef) and np.allclose(m.thresholds, again.thresholds)
 
 
@@ -116,22 +117,23 @@ def test_note_types_reach_the_model(small_model, monkeypatch):
     seen = []
     real = an.model.predict_proba
 
-    def spy(texts, counted, disc, note_types=None):
-        seen.append((len(texts), list(note_types)))
-        return real(texts, counted, disc, note_types)
+    def spy(texts, counted, disc, note_types=None, groups=None):
+        seen.append((len(texts), list(note_types), list(groups)))
+        return real(texts, counted, disc, note_types, groups)
 
     monkeypatch.setattr(an.model, "predict_proba", spy)
     notes = [("Seen alone. She wants to stay.", "S42 Visit", None), ("Outcomes met. Case closed.", None, None)]
     list(an.analyse_many(notes))
-    assert seen[-1] == (4, ["S42 Visit", "S42 Visit", "", ""])
+    assert seen[-1] == (4, ["S42 Visit", "S42 Visit", "", ""], [0, 0, 1, 1])  # and which note each sentence is of
     an.analyse("Case reviewed with her.", "Review")
-    assert seen[-1] == (1, ["Review"])
+    assert seen[-1] == (1, ["Review"], [0])
     suggest([{"note_id": "1", "text": "Seen alone.", "note_type": "Triage"}], an.model, an)
-    assert seen[-1] == (1, ["Triage"])
+    assert seen[-1] == (1, ["Triage"], [0])
     # and the type changes the scores (the shipped model has learnt the words of the corpus's note types)
     shipped = SentenceModel.load(SHIPPED)
     sents, rl, dd = ["Outcomes met, she is happy with how things went."], [set()], [set()]
-    assert np.abs(shipped.predict_proba(sents, rl, dd, ["Closure"]) - shipped.predict_proba(sents, rl, dd)).max() > 0.01
+    assert np.abs(shipped.predict_proba(sents, rl, dd, ["Closure"], [0])
+                  - shipped.predict_proba(sents, rl, dd, None, [0])).max() > 0.01
 
 
 def test_best_threshold_hand_computed():
@@ -192,9 +194,13 @@ FAST_PATH_RULES = [({S.ADULT_VIEWS}, set()), (set(), set()), ({S.ADULT_VIEWS}, {
                    (set(), set())]
 # each sentence's note type: repeated, missing (None and ""), unseen words, one seen only in part
 FAST_PATH_TYPES = ["S42 Visit", None, "Review", "S42 visit", "", "Closure summary", "Quarterly xyzzy review"]
+# which note each sentence belongs to (for models that read neighbouring sentences): notes of 2, 1, 3 and 1 sentences
+FAST_PATH_GROUPS = [0, 0, 1, 2, 2, 2, 3]
+G = FAST_PATH_GROUPS
 
 
-def _reference_decision(m: SentenceModel, sentences, rule_labels, discounted, note_types=None) -> np.ndarray:
+def _reference_decision(m: SentenceModel, sentences, rule_labels, discounted, note_types=None, groups=None
+                        ) -> np.ndarray:
     """sklearn's own vectorisers (float64) and LogisticRegression.decision_function with the model's weights."""
     from scipy import sparse
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -209,7 +215,10 @@ def _reference_decision(m: SentenceModel, sentences, rule_labels, discounted, no
     if m.type_vocab:
         t = TfidfVectorizer(**TYPE_PARAMS, vocabulary=m.type_vocab, dtype=np.float64)
         t.idf_ = m.type_idf.astype(np.float64)
-        blocks.append(t.transform([x or "" for x in note_types or [""] * len(sentences)]) * m.type_weight)
+        docs = [x or "" for x in note_types or [""] * len(sentences)]
+        if m.neighbours:
+            docs = neighbour_types(docs, rule_labels, groups)
+        blocks.append(t.transform(docs) * m.type_weight)
     X = sparse.hstack(blocks, format="csr")
     clf = LogisticRegression()
     clf.coef_, clf.intercept_ = m.coef.astype(np.float64), m.intercept.astype(np.float64)
@@ -223,29 +232,40 @@ def test_fast_path_equals_sklearn_reference(small_model, which):
     assert m.type_vocab, "the model has a note-type block"
     rl, dd = [r for r, _ in FAST_PATH_RULES], [d for _, d in FAST_PATH_RULES]
     tt = FAST_PATH_TYPES
-    ref = _reference_decision(m, FAST_PATH_SENTENCES, rl, dd, tt)
+    assert m.neighbours or which == "shipped", "the small model reads neighbouring sentences"
+    ref = _reference_decision(m, FAST_PATH_SENTENCES, rl, dd, tt, G)
     for _ in range(2):  # the second time from the per-word cache
-        z = m._decision(FAST_PATH_SENTENCES, rl, dd, tt)
+        z = m._decision(FAST_PATH_SENTENCES, rl, dd, tt, G)
         assert z.shape == (len(FAST_PATH_SENTENCES), len(S.ALL_LABELS))
         assert np.abs(z - ref).max() < 1e-9
-        p = m.predict_proba(FAST_PATH_SENTENCES, rl, dd, tt)
+        p = m.predict_proba(FAST_PATH_SENTENCES, rl, dd, tt, G)
         assert np.abs(p - 1.0 / (1.0 + np.exp(-ref))).max() < 1e-9
-    # one sentence at a time (the service) or all at once (the batch) give the same rows
-    for i, s in enumerate(FAST_PATH_SENTENCES):
-        assert np.abs(m.predict_proba([s], [rl[i]], [dd[i]], [tt[i]])[0] - p[i]).max() < 1e-12
-    # the note type matters, and no note type is the same as empty ones
-    assert np.abs(ref - _reference_decision(m, FAST_PATH_SENTENCES, rl, dd)).max() > 1e-3
-    assert np.array_equal(m.predict_proba(FAST_PATH_SENTENCES, rl, dd),
-                          m.predict_proba(FAST_PATH_SENTENCES, rl, dd, [""] * len(tt)))
+    # one note at a time (the service) or all at once (the batch) give the same rows
+    for g in sorted(set(G)):
+        rows = [i for i, x in enumerate(G) if x == g]
+        one = m.predict_proba([FAST_PATH_SENTENCES[i] for i in rows], [rl[i] for i in rows], [dd[i] for i in rows],
+                              [tt[i] for i in rows], [g] * len(rows))
+        assert np.abs(one - p[rows]).max() < 1e-12
+    # the note type matters, the neighbours matter, and no note type is the same as empty ones
+    assert np.abs(ref - _reference_decision(m, FAST_PATH_SENTENCES, rl, dd, None, G)).max() > 1e-3
+    if m.neighbours:
+        assert np.abs(ref - _reference_decision(m, FAST_PATH_SENTENCES, rl, dd, tt, list(range(len(G))))).max() > 1e-3
+    assert np.array_equal(m.predict_proba(FAST_PATH_SENTENCES, rl, dd, None, G),
+                          m.predict_proba(FAST_PATH_SENTENCES, rl, dd, [""] * len(tt), G))
     # and the sparse feature matrix (float32, kept for analysis) agrees to float32 precision
-    old = m.features(FAST_PATH_SENTENCES, rl, dd, tt) @ m.coef.T + m.intercept
+    old = m.features(FAST_PATH_SENTENCES, rl, dd, tt, G) @ m.coef.T + m.intercept
     assert np.abs(old - ref).max() < 1e-4
     assert m.predict_proba([], [], []).shape == (0, len(S.ALL_LABELS))
     # a missing value from a pandas column (NaN) is no note type
     nan_types = [float("nan") if t is None else t for t in tt]
-    assert np.array_equal(m.predict_proba(FAST_PATH_SENTENCES, rl, dd, nan_types), p)
+    assert np.array_equal(m.predict_proba(FAST_PATH_SENTENCES, rl, dd, nan_types, G), p)
     with pytest.raises(ValueError, match="one per sentence"):
-        m.predict_proba(FAST_PATH_SENTENCES, rl, dd, tt[:2])
+        m.predict_proba(FAST_PATH_SENTENCES, rl, dd, tt[:2], G)
+    # no groups: one note
+    assert np.array_equal(m.predict_proba(FAST_PATH_SENTENCES, rl, dd, tt), m.predict_proba(
+        FAST_PATH_SENTENCES, rl, dd, tt, [0] * len(G)))
+    with pytest.raises(ValueError, match="groups"):
+        m.predict_proba(FAST_PATH_SENTENCES, rl, dd, tt, G[:3])
 
 
 def test_trains_without_note_types(tmp_path):
@@ -253,12 +273,16 @@ def test_trains_without_note_types(tmp_path):
     saves, loads and predicts like any other."""
     import dataclasses
     notes = [dataclasses.replace(n, note_type=None) for n in load(ROOT / "data" / "annotated" / "train.jsonl")[:40]]
+    # with neighbour context the block still holds the neighbour tokens, and only them
+    ctx = train(notes[:30], notes[30:], version="untyped", C=4.0, folds=0, neighbours=True)
+    assert ctx.neighbours and ctx.type_vocab and all(t[0] in "pn" for t in ctx.type_vocab)
     m = train(notes[:30], notes[30:], version="untyped", C=4.0, folds=0)
     assert not m.type_vocab and m.type_weight == 0.0 and m.meta["hyperparameters"]["note_type_weight"] == 0.0
     m.save(tmp_path)
     loaded = SentenceModel.load(tmp_path)
     assert not loaded.type_vocab
     rl, dd = [r for r, _ in FAST_PATH_RULES], [d for _, d in FAST_PATH_RULES]
+    assert not m.neighbours  # the neighbour tokens live in the note-type block
     assert np.allclose(loaded.predict_proba(FAST_PATH_SENTENCES, rl, dd, FAST_PATH_TYPES),
                        m.predict_proba(FAST_PATH_SENTENCES, rl, dd), atol=1e-5)
     typed = load(ROOT / "data" / "annotated" / "train.jsonl")[:40]
@@ -282,7 +306,27 @@ def test_fast_path_follows_a_replaced_coef(small_model):
     _, d = small_model
     m = SentenceModel.load(d)
     rl, dd = [r for r, _ in FAST_PATH_RULES], [d_ for _, d_ in FAST_PATH_RULES]
-    m.predict_proba(FAST_PATH_SENTENCES, rl, dd)
+    m.predict_proba(FAST_PATH_SENTENCES, rl, dd, None, G)
     m.coef = (m.coef * 0.5).astype(np.float32)
-    assert np.abs(m._decision(FAST_PATH_SENTENCES, rl, dd) - _reference_decision(m, FAST_PATH_SENTENCES, rl, dd)
-                  ).max() < 1e-9
+    assert np.abs(m._decision(FAST_PATH_SENTENCES, rl, dd, None, G)
+                  - _reference_decision(m, FAST_PATH_SENTENCES, rl, dd, None, G)).max() < 1e-9
+
+
+def test_neighbour_tokens_hand_computed():
+    types = neighbour_types(["S42 visit", "S42 visit", "", "Review"],
+                            [{S.COERCION_EXPLORED}, {S.ADULT_VIEWS, S.CONSENT}, set(), set()], [7, 7, 7, 9])
+    assert types == ["S42 visit pfirst nadultviews nconsent",
+                     "S42 visit pcoercionexplored",
+                     "padultviews pconsent nlast",
+                     "Review pfirst nlast"]
+
+
+def test_a_model_without_neighbour_context_needs_no_groups():
+    """v4 (format /2 without ``neighbour_context``) loads, reads no neighbours, and predicts without groups."""
+    v4 = SentenceModel.load(ROOT / "models" / "v4")
+    assert not v4.neighbours
+    rl, dd = [r for r, _ in FAST_PATH_RULES], [d for _, d in FAST_PATH_RULES]
+    p = v4.predict_proba(FAST_PATH_SENTENCES, rl, dd, FAST_PATH_TYPES)
+    assert np.array_equal(p, v4.predict_proba(FAST_PATH_SENTENCES, rl, dd, FAST_PATH_TYPES, G))
+    assert np.abs(v4._decision(FAST_PATH_SENTENCES, rl, dd, FAST_PATH_TYPES)
+                  - _reference_decision(v4, FAST_PATH_SENTENCES, rl, dd, FAST_PATH_TYPES)).max() < 1e-9
