@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -179,10 +179,12 @@ def best_counted_cues(doc: Doc) -> dict[tuple[str, int], Cue]:
 
 
 def _set_findings(doc: Doc, evidence: list[Finding], triggers: list[Finding],
-                  discounted: list[Cue] | None = None) -> None:
+                  discounted: list[Cue] | None = None, plain: bool = False) -> None:
     """Record the final findings: plain data for :func:`to_analysis`, and span groups (with their scores, and the
     reasons of the discounted cues; ``discounted`` None leaves that group as it is)."""
     doc.user_data["msp_findings"] = (evidence, triggers)
+    if plain:  # only plain data is wanted (Analyzer.analyse_many): no span groups
+        return
     groups = [("msp_evidence", evidence, "scores", [f.score for f in evidence]),
               ("msp_triggers", triggers, "scores", [f.score for f in triggers])]
     if discounted is not None:
@@ -211,7 +213,7 @@ class ContextComponent:
     def __init__(self, threshold: float = 0.5):
         self.threshold = threshold
 
-    def __call__(self, doc: Doc) -> Doc:
+    def __call__(self, doc: Doc, plain: bool = False) -> Doc:
         ud = doc.user_data
         segs = ud.get("msp_sections") or []
         adult_re = C._adult_name_re(ud.get("msp_adult_name"))
@@ -234,7 +236,7 @@ class ContextComponent:
             if cue.reason is None:
                 settled.add((cue.label, cue.seg))
         _set_findings(doc, self.findings(doc, S.EVIDENCE_LABELS), self.findings(doc, S.TRIGGERS),
-                      [cue for cue in cues if cue.reason is not None])
+                      [cue for cue in cues if cue.reason is not None], plain=plain)
         return doc
 
     def findings(self, doc: Doc, labels: Iterable[str]) -> list[Finding]:
@@ -265,20 +267,20 @@ class ModelComponent:
     def __init__(self, model=None):
         self.model = model
 
-    def __call__(self, doc: Doc) -> Doc:
-        return next(iter(self.pipe([doc])))
+    def __call__(self, doc: Doc, plain: bool = False) -> Doc:
+        return next(iter(self.pipe([doc], plain=plain)))
 
-    def pipe(self, docs, batch_size: int = 256):
+    def pipe(self, docs, batch_size: int = 256, plain: bool = False):
         batch: list[Doc] = []
         for doc in docs:
             batch.append(doc)
             if len(batch) >= batch_size:
-                yield from self._run(batch)
+                yield from self._run(batch, plain)
                 batch = []
         if batch:
-            yield from self._run(batch)
+            yield from self._run(batch, plain)
 
-    def _run(self, docs: list[Doc]):
+    def _run(self, docs: list[Doc], plain: bool = False):
         from .model import sentence_views
         if self.model is None:
             return docs
@@ -306,7 +308,7 @@ class ModelComponent:
             f = Finding(label, s0, s1, texts[r], p, cue.start if cue else s0, cue.end if cue else s1)
             found[d][0 if label in _EVIDENCE else 1].append(f)
         for doc, (ev, tr) in zip(docs, found):
-            _set_findings(doc, ev, tr)
+            _set_findings(doc, ev, tr, plain=plain)
         # What each note gives its case: per label the best sentence, if it reaches the case-level threshold.
         case_th = self.model.case_threshold_array()
         bounds = np.searchsorted(np.fromiter((w[0] for w in where), dtype=np.intp, count=len(where)),
@@ -418,5 +420,8 @@ class Analyzer:
         """``items`` are (text, note_type, adult_name); results in order."""
         buf = list(items)
         docs = (self.make_doc(t, a, nt) for t, nt, a in buf)
-        for (t, nt, _), doc in zip(buf, self.nlp.pipe(docs, batch_size=batch_size)):
+        # Only plain data leaves here: the components skip sentence starts and span groups (spaCy objects).
+        cfg: dict[str, dict[str, Any]] = {name: {"plain": True} for name in ("msp_sentences", "msp_context", "msp_model")
+                                          if name in self.nlp.pipe_names}
+        for (t, nt, _), doc in zip(buf, self.nlp.pipe(docs, batch_size=batch_size, component_cfg=cfg)):
             yield to_analysis(doc, nt, self.context)

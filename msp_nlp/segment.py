@@ -203,10 +203,10 @@ def make_sentences(nlp: Language, name: str):
 class SentenceSegmenter:
     """spaCy component: sets sentence starts from :func:`segment` and stores the segments in ``doc._.msp_sections``."""
 
-    def __call__(self, doc: Doc) -> Doc:
+    def __call__(self, doc: Doc, plain: bool = False) -> Doc:
         segs = segment(doc_text(doc))
         doc.user_data["msp_sections"] = segs
-        if len(doc) == 0:
+        if plain or len(doc) == 0:  # plain: only plain data is wanted (Analyzer.analyse_many); no sentence starts
             return doc
         # Token i starts a sentence if it is the token containing a segment's first character (vectorised).
         ends = token_bounds(doc)[1]

@@ -339,3 +339,14 @@ def test_positive(labels_of, label, text):
 @pytest.mark.parametrize("label,text", [(k, t) for d in (NEGATIVE, NEGATIVE_MORE) for k, ts in d.items() for t in ts])
 def test_hard_negative(labels_of, label, text):
     assert label not in labels_of(text), f"{label} wrongly found in {text!r}"
+
+
+def test_the_batch_path_gives_what_single_notes_give(analyzer):
+    """``analyse_many`` skips spaCy objects nobody reads (sentence starts, span groups): same plain results."""
+    items = [("Spoke to Mrs D alone. She said she wants to stay at home.\nViews of son: wants her in a home.",
+              "S42 visit", "Mrs D;Doris"),
+             ("Police informed, crime ref 123. Case closed, outcomes met: she is happy.", "Closure", None),
+             ("", None, None)]
+    assert list(analyzer.analyse_many(items)) == [analyzer.analyse(t, nt, an) for t, nt, an in items]
+    doc = analyzer.nlp(analyzer.make_doc(items[0][0], items[0][2]))
+    assert len(list(doc.sents)) == 3 and len(doc.spans["msp_evidence"]) > 0  # a doc from nlp() still has them
