@@ -160,12 +160,21 @@ def _adult_name_re(adult_name: str | None) -> re.Pattern | None:
     return re.compile(r"\b(?:" + "|".join(sorted(set(names), key=len, reverse=True)) + r")\b", re.IGNORECASE)
 
 
+_TITLE_PRONOUN = {"mrs": "she", "ms": "she", "miss": "she", "mr": "he"}
+
+
+def adult_pronoun(adult_name: str | None) -> str | None:
+    """"she" or "he" when every title in the adult's names agrees (Mrs/Ms/Miss or Mr), else None."""
+    found = {_TITLE_PRONOUN[w] for w in re.findall(r"[a-z]+", (adult_name or "").lower()) if w in _TITLE_PRONOUN}
+    return found.pop() if len(found) == 1 else None
+
+
 class Sentence:
     """Modifier cues of one sentence, found once and shared by all the cues in it."""
 
-    __slots__ = ("text", "orig", "terminators", "adult_re", "_refs", "_ref_ends", "conditional", "done")
+    __slots__ = ("text", "orig", "terminators", "adult_re", "_refs", "_ref_ends", "conditional", "done", "adult_pron")
 
-    def __init__(self, text: str, adult_re: re.Pattern | None):
+    def __init__(self, text: str, adult_re: re.Pattern | None, adult_pron: str | None = None):
         # Modifier patterns are lower-case and run on the lower-cased sentence (much faster than IGNORECASE).
         lowered = text.lower()
         if len(lowered) != len(text):
@@ -174,6 +183,7 @@ class Sentence:
         self.orig = text
         self.terminators = [m.end() for m in _TERMINATOR.finditer(text)]
         self.adult_re = adult_re
+        self.adult_pron = adult_pron  # "she"/"he" from the adult's title: the other one is someone else
         self._refs = None
         self.conditional = bool(_CONDITIONAL_SENTENCE.match(lowered))
         self.done = None
@@ -230,6 +240,8 @@ def experiencer(sent: Sentence, rel_start: int) -> str:
             start, end, kind = prev[-1]
     if kind == "practitioner" and head[start:end] == "i" and sent.orig[start:end] != "I":
         kind = "adult"  # lower-case "i" is usually not the writer in these notes
+    if kind == "adult" and sent.adult_pron and head[start:end] in ("she", "he") and head[start:end] != sent.adult_pron:
+        return "other"  # "He said she is happy living with him" when the adult is Mrs X: he is someone else
     if kind == "adult" and _PRONOUN.match(head[start:end]):
         # "Daughter said she wants mum moved": a pronoun after another person speaking is that person.
         explicit = [r for r in refs if r[1] <= start and not _PRONOUN.match(head[r[0]:r[1]])]

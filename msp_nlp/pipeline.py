@@ -122,6 +122,8 @@ class RuleDetector:
                 continue
             if segs[i].heading_end is not None and m.start() < segs[i].heading_end:
                 continue  # words of a heading ("Consent:") are judged with its content, below
+            if p.name == "alleged_by" and text[m.start():m.end()] == "Pam":
+                continue  # the name Pam, not PAM (person alleged to have caused harm)
             cues.append(Cue(p.label, m.start(), min(m.end(), segs[i].end), p.score, p.name, seg=i))
         cues.extend(self._heading_cues(text, segs))
         doc.user_data["msp_cues"] = cues  # plain data; the context component turns the ones that count into spans
@@ -217,6 +219,7 @@ class ContextComponent:
         ud = doc.user_data
         segs = ud.get("msp_sections") or []
         adult_re = C._adult_name_re(ud.get("msp_adult_name"))
+        adult_pron = C.adult_pronoun(ud.get("msp_adult_name"))
         text = _segment.doc_text(doc)
         cues = ud.get("msp_cues") or []
         # Best cue first per label and sentence: once one counts, the others there cannot change the finding.
@@ -230,7 +233,7 @@ class ContextComponent:
             seg = segs[cue.seg]
             sent = sentences.get(cue.seg)
             if sent is None:
-                sent = sentences[cue.seg] = C.Sentence(text[seg.start:seg.end], adult_re)
+                sent = sentences[cue.seg] = C.Sentence(text[seg.start:seg.end], adult_re, adult_pron)
             cue.reason = C.classify(cue.label, cue.pattern, cue.start - seg.start, cue.end - seg.start, sent,
                                     seg.heading, adult_re)
             if cue.reason is None:

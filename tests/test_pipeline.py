@@ -350,3 +350,20 @@ def test_the_batch_path_gives_what_single_notes_give(analyzer):
     assert list(analyzer.analyse_many(items)) == [analyzer.analyse(t, nt, an) for t, nt, an in items]
     doc = analyzer.nlp(analyzer.make_doc(items[0][0], items[0][2]))
     assert len(list(doc.sents)) == 3 and len(doc.spans["msp_evidence"]) > 0  # a doc from nlp() still has them
+
+
+@pytest.mark.parametrize("text,adult_name,label,counts", [
+    ("She wants him out of the house.", "Mr Ian Lee;Ian", S.DESIRED_OUTCOME, False),  # she is not Mr Lee
+    ("She said he wants to go home.", "Mr Ian Lee;Ian", S.DESIRED_OUTCOME, True),  # his wish, passed on
+    ("He wants to go home.", "Mr Ian Lee;Ian", S.DESIRED_OUTCOME, True),
+    ("He wants her to move into a care home.", "Mrs Pam Hale;Pam", S.DESIRED_OUTCOME, False),
+    ("He wants to go home.", "Sam Lee;Sam", S.DESIRED_OUTCOME, True),  # no title: the pronoun is not used
+])
+def test_a_pronoun_of_the_other_gender_than_the_adults_title_is_someone_else(labels_of, text, adult_name, label,
+                                                                               counts):
+    assert (label in labels_of(text, adult_name=adult_name)) is counts
+
+
+def test_the_name_pam_is_not_the_acronym_pam(labels_of):
+    assert S.THIRD_PARTY_HARM not in labels_of("Pam wants to stay at home.", adult_name="Mrs Pam Hale;Pam")
+    assert S.THIRD_PARTY_HARM in labels_of("PAM is her son, who manages her money.")
